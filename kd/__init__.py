@@ -1,0 +1,1 @@
+"""Knowledge distillation: teacher, linear baseline and SCLC student (to come)."""

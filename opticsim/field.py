@@ -1,0 +1,114 @@
+"""The optical field: complex samples that carry their own sampling.
+
+A ``Field`` holds complex amplitudes in √(W/m²) on a centred grid, so ``|E|²`` is an
+irradiance in W/m² and ``Σ|E|²·dy·dx`` a power in W. Every function of the engine takes a
+``Field`` and returns a new one; nothing else carries a pitch that could disagree with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import checks, fft
+from .grid import coordinates
+
+
+def as_complex(data, dtype=None) -> np.ndarray:
+    """Complex, C-contiguous, SIMD-aligned copy of ``data``: complex128 stays double,
+    everything else becomes complex64 unless ``dtype`` asks otherwise."""
+    data = np.asarray(data)
+    if dtype is None:
+        dtype = np.complex128 if data.dtype == np.complex128 else np.complex64
+    dtype = np.dtype(dtype)
+    if dtype not in (np.complex64, np.complex128):
+        raise ValueError(f"dtype must be complex64 or complex128, got {dtype}")
+    out = fft.empty(data.shape, dtype)
+    np.copyto(out, data, casting="unsafe")
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Field:
+    """Complex field samples ``(..., ny, nx)`` with their sampling.
+
+    Parameters
+    ----------
+    data : array_like
+        Complex amplitude in √(W/m²); leading axes are a batch. Copied into an aligned
+        complex64 array (complex128 is kept), so the field never aliases user memory.
+    pitch : float or (float, float)
+        Sample spacing ``dy, dx`` in metres.
+    wavelength : float
+        Vacuum wavelength in metres.
+    """
+
+    data: np.ndarray
+    pitch: tuple[float, float]
+    wavelength: float
+
+    def __post_init__(self):
+        data = checks.finite_array("data", np.asarray(self.data))
+        object.__setattr__(self, "data", as_complex(data))
+        object.__setattr__(self, "pitch", checks.pair("pitch", self.pitch))
+        object.__setattr__(self, "wavelength", checks.positive("wavelength", self.wavelength))
+
+    @classmethod
+    def _trusted(cls, data: np.ndarray, pitch: tuple[float, float], wavelength: float) -> Field:
+        """Wrap engine-made samples without another validation pass over the data."""
+        field = object.__new__(cls)
+        object.__setattr__(field, "data", data)
+        object.__setattr__(field, "pitch", pitch)
+        object.__setattr__(field, "wavelength", wavelength)
+        return field
+
+    def replace(self, data: np.ndarray, pitch: tuple[float, float] | None = None) -> Field:
+        """A field of the same wavelength holding engine-made ``data``."""
+        return Field._trusted(data, self.pitch if pitch is None else pitch, self.wavelength)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Grid shape ``(ny, nx)``."""
+        return self.data.shape[-2:]
+
+    @property
+    def extent(self) -> tuple[float, float]:
+        """Window size ``(Ny·dy, Nx·dx)`` in metres."""
+        return (self.shape[0] * self.pitch[0], self.shape[1] * self.pitch[1])
+
+    @property
+    def x(self) -> np.ndarray:
+        """Column coordinates (metres), centred on the axis."""
+        return coordinates(self.shape[1], self.pitch[1])
+
+    @property
+    def y(self) -> np.ndarray:
+        """Row coordinates (metres), centred on the axis."""
+        return coordinates(self.shape[0], self.pitch[0])
+
+    @property
+    def intensity(self) -> np.ndarray:
+        """Irradiance ``|E|²`` in W/m² (float32 for a complex64 field)."""
+        return self.data.real ** 2 + self.data.imag ** 2
+
+    @property
+    def power(self):
+        """Power ``Σ|E|²·dy·dx`` in W, one value per batch entry."""
+        return self.intensity.sum(axis=(-2, -1), dtype=np.float64) * (self.pitch[0] * self.pitch[1])
+
+    def __mul__(self, transmittance) -> Field:
+        """Multiply by a complex transmittance broadcastable to the samples (one pass)."""
+        transmittance = np.asarray(transmittance)
+        if transmittance.ndim < 2 or transmittance.shape[-2:] != self.shape:
+            raise ValueError(
+                f"transmittance must end in the field's shape {self.shape}, "
+                f"got {transmittance.shape}")
+        checks.finite_array("transmittance", transmittance)
+        out_shape = np.broadcast_shapes(self.data.shape, transmittance.shape)
+        dtype = np.result_type(self.data.dtype, np.complex64)
+        out = fft.empty(out_shape, dtype)
+        np.multiply(self.data, transmittance, out=out, casting="same_kind")
+        return self.replace(out)
+
+    __rmul__ = __mul__

@@ -1,0 +1,57 @@
+"""Laser source: the illuminating field with a stated wavelength and total power."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import checks, fft
+from .field import Field
+from .grid import radius_squared
+
+
+@dataclass(frozen=True, eq=False)
+class Laser:
+    """Continuous-wave laser of ``wavelength`` (m) and ``power`` (W).
+
+    ``profile="flat"`` illuminates the whole window uniformly (an expanded, collimated beam);
+    ``"gaussian"`` is a TEM00 beam at its waist, amplitude ``exp(−r²/w²)`` with ``waist`` w the
+    1/e² intensity radius (m). Either way the samples are normalised so that
+    ``Σ|E|²·dy·dx = power`` on the grid, amplitudes in √(W/m²).
+    """
+
+    wavelength: float
+    power: float
+    profile: str = "flat"
+    waist: float | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "wavelength", checks.positive("wavelength", self.wavelength))
+        object.__setattr__(self, "power", checks.positive("power", self.power))
+        if self.profile not in ("flat", "gaussian"):
+            raise ValueError(f"profile must be 'flat' or 'gaussian', got {self.profile!r}")
+        if self.profile == "gaussian":
+            if self.waist is None:
+                raise ValueError("waist must be given (1/e² intensity radius in m, > 0) for a "
+                                 "gaussian profile")
+            object.__setattr__(self, "waist", checks.positive("waist", self.waist))
+        elif self.waist is not None:
+            raise ValueError("waist applies only to profile='gaussian'")
+
+    def amplitude(self, shape, pitch) -> np.ndarray:
+        """Real amplitude (√(W/m²)) on a centred grid, float64, carrying ``power`` watts."""
+        shape, pitch = checks.shape2("shape", shape), checks.pair("pitch", pitch)
+        if self.profile == "flat":
+            amplitude = np.ones(shape)
+        else:
+            amplitude = np.exp(-radius_squared(shape, pitch) / self.waist ** 2)
+        grid_power = np.sum(amplitude ** 2) * pitch[0] * pitch[1]
+        return amplitude * np.sqrt(self.power / grid_power)
+
+    def field(self, shape, pitch, dtype=np.complex64) -> Field:
+        """The illuminating field on a centred ``shape`` grid of ``pitch`` (m)."""
+        amplitude = self.amplitude(shape, pitch)
+        data = fft.empty(amplitude.shape, dtype)
+        data[...] = amplitude
+        return Field._trusted(data, checks.pair("pitch", pitch), self.wavelength)

@@ -1,0 +1,261 @@
+"""Free-space propagation and the lens Fourier transform, each taking and returning a Field.
+
+Conventions (DESIGN.md): time dependence exp(−iωt); the lens transform is
+``U(u) = 1/(iλf) ∫ u(x) exp(−i2π x·u/(λf)) dx`` (Goodman eq. 5-19 without the quadratic
+phase, i.e. input in the front focal plane), sampled at pitch ``λf/(N·dx)`` and conserving
+power. Propagators include the exp(ikz) carrier, with phases formed in float64.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+
+import numpy as np
+
+from . import _kernels, checks, fft
+from .checks import SamplingWarning
+from .field import Field
+from .grid import coordinates, focal_pitch
+
+
+def _stack(data: np.ndarray) -> np.ndarray:
+    """View ``(..., ny, nx)`` samples as a 3-D ``(batch, ny, nx)`` stack."""
+    return data.reshape((-1,) + data.shape[-2:])
+
+
+@functools.lru_cache(maxsize=64)
+def _centre_ramp(n: int, dtype_str: str) -> np.ndarray:
+    """exp(i2π·c·(k − c)/n), c = n//2: the phase that moves an FFT's origin to the centre."""
+    centre = n // 2
+    k = np.arange(n) - centre
+    ramp = np.exp(2j * np.pi * ((centre * k) % n) / n).astype(dtype_str)
+    ramp.setflags(write=False)
+    return ramp
+
+
+def lens_ft(field: Field, focal_length: float, out_pitch=None, out_shape=None) -> Field:
+    """Field in the back focal plane of a thin lens, input in its front focal plane.
+
+    ``U(u) = 1/(iλf) Σ u(x) exp(−i2π x·u/(λf)) dx dy``. Without ``out_pitch``/``out_shape``
+    the result is sampled at ``λf/(N·dx)`` on the same number of samples by one FFT (power
+    conserved exactly). With either one, the focal plane is sampled exactly at the requested
+    pitch ``(dy, dx)`` and shape by a matrix Fourier transform (Soummer et al., Opt. Express
+    15:15935, 2007), as for a Fourier-plane SLM of another pitch.
+    """
+    focal_length = checks.positive("focal_length", focal_length)
+    if out_pitch is None and out_shape is None:
+        return _lens_fft(field, focal_length)
+    natural = focal_pitch(field.wavelength, focal_length, field.shape, field.pitch)
+    pitch = natural if out_pitch is None else checks.pair("out_pitch", out_pitch)
+    shape = field.shape if out_shape is None else checks.shape2("out_shape", out_shape)
+    return _lens_mft(field, focal_length, pitch, shape)
+
+
+def _lens_fft(field: Field, focal_length: float) -> Field:
+    ny, nx = field.shape
+    dtype = field.data.dtype
+    scale = field.pitch[0] * field.pitch[1] / (1j * field.wavelength * focal_length)
+    row_factor = (scale * _centre_ramp(ny, dtype.str)).astype(dtype)
+    col_factor = _centre_ramp(nx, dtype.str)
+    spectrum = fft.fft2(field.data, out=fft.scratch(field.data.shape, dtype))
+    out = fft.empty(field.data.shape, dtype)
+    _kernels.shift_scale(_stack(spectrum), row_factor, col_factor, _stack(out))
+    pitch = focal_pitch(field.wavelength, focal_length, field.shape, field.pitch)
+    return field.replace(out, pitch)
+
+
+def _mft_matrix(n_out: int, out_pitch: float, n_in: int, in_pitch: float,
+                wavelength: float, focal_length: float, dtype) -> np.ndarray:
+    """exp(−i2π·u_k·x_n/(λf)) as an (n_out, n_in) matrix, phase formed in float64."""
+    phase = np.outer(coordinates(n_out, out_pitch), coordinates(n_in, in_pitch))
+    phase *= -2 * np.pi / (wavelength * focal_length)
+    return np.exp(1j * phase).astype(dtype)
+
+
+def _lens_mft(field: Field, focal_length: float, pitch, shape) -> Field:
+    wavelength = field.wavelength
+    period = (wavelength * focal_length / field.pitch[0], wavelength * focal_length / field.pitch[1])
+    window = (shape[0] * pitch[0], shape[1] * pitch[1])
+    if window[0] > period[0] * (1 + 1e-9) or window[1] > period[1] * (1 + 1e-9):
+        warnings.warn(
+            f"focal-plane window {window} m exceeds the spectral period λf/dx = {period} m of "
+            "the sampled input, so replicas of the spectrum appear; sample the input finer or "
+            "ask for a smaller out_shape/out_pitch", SamplingWarning, stacklevel=3)
+    dtype = field.data.dtype
+    rows = _mft_matrix(shape[0], pitch[0], field.shape[0], field.pitch[0], wavelength,
+                       focal_length, dtype)
+    cols = _mft_matrix(shape[1], pitch[1], field.shape[1], field.pitch[1], wavelength,
+                       focal_length, dtype).T
+    scale = field.pitch[0] * field.pitch[1] / (1j * wavelength * focal_length)
+    out = fft.empty(field.data.shape[:-2] + shape, dtype)
+    np.matmul(np.matmul(rows, field.data), cols, out=out)
+    out *= dtype.type(scale)
+    return field.replace(out, pitch)
+
+
+# --- free space ---------------------------------------------------------------------------
+
+
+def _carrier_phase(wavelength: float, distance: float, freq_sq: np.ndarray) -> np.ndarray:
+    """2π·z·√(1/λ² − f²) reduced modulo 2π in float64 (propagating components only)."""
+    kz = np.sqrt(np.maximum(1.0 / wavelength ** 2 - freq_sq, 0.0))
+    return np.mod(2 * np.pi * distance * kz, 2 * np.pi)
+
+
+@functools.lru_cache(maxsize=8)
+def _asm_transfer(shape, pitch, wavelength, distance, window, band_limit, dtype_str):
+    """Band-limited angular-spectrum transfer function in FFT order, including 1/N."""
+    fy = np.fft.fftfreq(shape[0], pitch[0])[:, None]
+    fx = np.fft.fftfreq(shape[1], pitch[1])[None, :]
+    freq_sq = fy ** 2 + fx ** 2
+    transfer = np.exp(1j * _carrier_phase(wavelength, distance, freq_sq))
+    evanescent = freq_sq > 1.0 / wavelength ** 2
+    transfer[evanescent] = np.exp(-2 * np.pi * distance * np.sqrt(
+        freq_sq[evanescent] - 1.0 / wavelength ** 2))
+    if band_limit:
+        limit_y, limit_x = (1.0 / (wavelength * math.sqrt((distance / w) ** 2 + 1)) for w in window)
+        transfer *= (np.abs(fy) <= limit_y) & (np.abs(fx) <= limit_x)
+    transfer /= shape[0] * shape[1]
+    transfer = transfer.astype(dtype_str)
+    transfer.setflags(write=False)
+    return transfer
+
+
+def angular_spectrum(field: Field, distance: float, band_limit: bool = True) -> Field:
+    """Propagate ``distance`` metres by the band-limited angular spectrum method.
+
+    ``H(fx, fy) = exp(i2πz√(1/λ² − fx² − fy²))`` on a grid zero-padded to twice the window,
+    so the result is the linear (not circular) convolution, cropped back to the input grid.
+    With ``band_limit`` the transfer function is cut at ``1/(λ√((2Δf·z)² + 1))``, Δf = 1/(2S),
+    S the window (Matsushima & Shimobaba, Opt. Express 17:19662, 2009), which removes the
+    aliasing of its undersampled chirp at long distances.
+    """
+    distance = checks.positive("distance", distance)
+    ny, nx = field.shape
+    padded_shape = (2 * ny, 2 * nx)
+    window = field.extent
+    if not band_limit:
+        limit = min(1.0 / (field.wavelength * math.sqrt((distance / w) ** 2 + 1)) for w in window)
+        nyquist = 1.0 / (2 * max(field.pitch))
+        if limit < nyquist:
+            warnings.warn(
+                f"at z = {distance} m the angular-spectrum transfer function is undersampled "
+                f"above {limit:.4g} 1/m (Nyquist {nyquist:.4g} 1/m) and aliases; "
+                "use band_limit=True", SamplingWarning, stacklevel=2)
+    dtype = field.data.dtype
+    transfer = _asm_transfer(padded_shape, field.pitch, field.wavelength, distance, window,
+                             bool(band_limit), dtype.str)
+    padded = fft.zeros(field.data.shape[:-2] + padded_shape, dtype)
+    oy, ox = padded_shape[0] // 2 - ny // 2, padded_shape[1] // 2 - nx // 2
+    padded[..., oy:oy + ny, ox:ox + nx] = field.data
+    fft.fft2(padded, out=padded)
+    padded *= transfer
+    fft.fft2(padded, inverse=True, out=padded)
+    out = fft.empty(field.data.shape, dtype)
+    out[...] = padded[..., oy:oy + ny, ox:ox + nx]
+    return field.replace(out)
+
+
+def critical_distance(field: Field) -> tuple[float, float]:
+    """Fresnel critical distance ``N·dx²/λ`` per axis (metres), where ``dx = λz/L``."""
+    return tuple(n * d * d / field.wavelength for n, d in zip(field.shape, field.pitch))
+
+
+@functools.lru_cache(maxsize=8)
+def _fresnel_transfer(shape, pitch, wavelength, distance, method, dtype_str):
+    """Fresnel transfer function in FFT order including 1/N: analytic (``"tf"``) or the FFT
+    of the sampled impulse response (``"ir"``), both with the exp(ikz) carrier."""
+    carrier = np.exp(1j * np.mod(2 * np.pi * distance / wavelength, 2 * np.pi))
+    if method == "tf":
+        fy = np.fft.fftfreq(shape[0], pitch[0])[:, None]
+        fx = np.fft.fftfreq(shape[1], pitch[1])[None, :]
+        chirp = np.mod(-np.pi * wavelength * distance * (fy ** 2 + fx ** 2), 2 * np.pi)
+        transfer = carrier * np.exp(1j * chirp)
+    else:
+        y = coordinates(shape[0], pitch[0])[:, None]
+        x = coordinates(shape[1], pitch[1])[None, :]
+        chirp = np.mod(np.pi * (x ** 2 + y ** 2) / (wavelength * distance), 2 * np.pi)
+        impulse = carrier / (1j * wavelength * distance) * np.exp(1j * chirp)
+        transfer = np.fft.fft2(np.fft.ifftshift(impulse)) * (pitch[0] * pitch[1])
+    transfer /= shape[0] * shape[1]
+    transfer = transfer.astype(dtype_str)
+    transfer.setflags(write=False)
+    return transfer
+
+
+def _occupied(marginal: np.ndarray, positions: np.ndarray, fraction: float = 0.995):
+    """Interval of ``positions`` holding ``fraction`` of the power in ``marginal``."""
+    cumulative = np.cumsum(marginal)
+    total = cumulative[-1]
+    if total <= 0:
+        return 0.0, 0.0
+    tail = (1 - fraction) / 2 * total
+    low = positions[np.searchsorted(cumulative, tail)]
+    high = positions[min(np.searchsorted(cumulative, total - tail), len(positions) - 1)]
+    return low, high
+
+
+def fresnel(field: Field, distance: float, method: str = "auto") -> Field:
+    """Propagate ``distance`` metres in the Fresnel (paraxial) approximation.
+
+    ``method="tf"`` multiplies the spectrum by ``exp(ikz)·exp(−iπλz(fx² + fy²))``;
+    ``"ir"`` convolves with ``exp(ikz)/(iλz)·exp(iπ(x² + y²)/(λz))``; ``"auto"`` picks the
+    one whose chirp is sampled: the transfer function for ``z ≤ N·dx²/λ``, the impulse
+    response beyond (Voelz & Roggemann, Appl. Opt. 48:6132, 2009). The result lives on the
+    input grid; a ``SamplingWarning`` says when the chosen chirp is undersampled or when the
+    diffracted field would outgrow the window and wrap around.
+    """
+    distance = checks.positive("distance", distance)
+    if method not in ("auto", "tf", "ir"):
+        raise ValueError(f"method must be 'auto', 'tf' or 'ir', got {method!r}")
+    critical = critical_distance(field)
+    tf_valid = distance <= min(critical)
+    ir_valid = distance >= max(critical)
+    if method == "auto":
+        if tf_valid or ir_valid:
+            method = "tf" if tf_valid else "ir"
+        else:
+            method = "tf" if distance <= float(np.mean(critical)) else "ir"
+            warnings.warn(
+                f"z = {distance} m lies between the critical distances {critical} m of the two "
+                "axes, so neither Fresnel method samples its chirp on both; use equal pitch "
+                "and size on both axes or angular_spectrum", SamplingWarning, stacklevel=2)
+    elif (method == "tf" and not tf_valid) or (method == "ir" and not ir_valid):
+        better = "ir" if method == "tf" else "tf"
+        warnings.warn(
+            f"method={method!r} undersamples its chirp at z = {distance} m (critical distance "
+            f"N·dx²/λ = {min(critical):.4g} m); use method={better!r} or 'auto'",
+            SamplingWarning, stacklevel=2)
+    dtype = field.data.dtype
+    transfer = _fresnel_transfer(field.shape, field.pitch, field.wavelength, distance, method,
+                                 dtype.str)
+    spectrum = fft.fft2(field.data)
+    _warn_if_wraps(field, spectrum, distance)
+    spectrum *= transfer
+    return field.replace(fft.fft2(spectrum, inverse=True, out=spectrum))
+
+
+def _warn_if_wraps(field: Field, spectrum: np.ndarray, distance: float) -> None:
+    """Warn when the field's support plus its diffraction spread λz·f exceeds the window."""
+    intensity = field.intensity
+    power_spectrum = spectrum.real ** 2 + spectrum.imag ** 2
+    for axis, name in ((-2, "y"), (-1, "x")):
+        other = -1 if axis == -2 else -2
+        n, pitch = field.shape[axis], field.pitch[axis]
+        positions = coordinates(n, pitch)
+        marginal = intensity.sum(axis=other).reshape(-1, n).sum(axis=0)
+        low, high = _occupied(marginal, positions)
+        freqs = np.fft.fftshift(np.fft.fftfreq(n, pitch))
+        spectral = np.fft.fftshift(power_spectrum.sum(axis=other).reshape(-1, n).sum(axis=0))
+        f_low, f_high = _occupied(spectral, freqs)
+        spread = field.wavelength * distance * max(abs(f_low), abs(f_high))
+        half_window = n * pitch / 2
+        if low - spread < -half_window or high + spread > half_window:
+            warnings.warn(
+                f"at z = {distance} m the field spreads over [{low - spread:.4g}, "
+                f"{high + spread:.4g}] m along {name}, beyond the window ±{half_window:.4g} m, "
+                "and wraps around; zero-pad the field or use angular_spectrum",
+                SamplingWarning, stacklevel=3)
+            return
