@@ -5,6 +5,7 @@ Fourier-plane mask and lens 2 to the detector; every function takes and returns 
 """
 
 from . import propagate, zernike
+from .camera import Camera
 from .checks import SamplingWarning
 from .field import Field
 from .fourf import FourF
@@ -13,3 +14,4 @@ from .lens import Lens
 
 __all__ = ["Field", "FourF", "Laser", "Lens", "SamplingWarning", "propagate", "zernike"]
 __version__ = "0.1.0"
+from .slm import SLM  # noqa: E402

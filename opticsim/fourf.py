@@ -1,4 +1,4 @@
-"""The 4f optical correlator: laser → input modulator → lens 1 → Fourier mask → lens 2 → detector.
+"""The 4f optical correlator: laser → input SLM → lens 1 → Fourier SLM → lens 2 → camera.
 
 With the input in the front focal plane of lens 1 and the mask in the shared focal plane, the
 field in the back focal plane of lens 2 is ``u_out(x) = −(f1/f2)·(u_in ∗ h)(−x·f1/f2)`` where
@@ -6,54 +6,90 @@ field in the back focal plane of lens 2 is ``u_out(x) = −(f1/f2)·(u_in ∗ h)
 light, inverted and magnified by ``M = −f2/f1`` (Goodman ch. 8).
 
 :meth:`FourF.field` follows one frame element by element through the public engine;
-:meth:`FourF.run` computes the same frames with two FFTs and three fused passes.
+:meth:`FourF.run` computes the same frames with two FFTs and three fused passes, then the
+camera and the readout scheme (:mod:`opticsim.readout`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 
-from . import _kernels, checks, fft
+from . import _kernels, checks, fft, readout
+from .camera import Camera
 from .field import Field
-from .grid import focal_pitch, invert, place_centred
+from .grid import embed_centred, focal_pitch, invert, place_centred
 from .laser import Laser
 from .lens import Lens
 from .propagate import _centre_ramp, _stack, lens_ft
+from .slm import SLM
+
+
+def _element(name: str, value, kind, optional: bool = True):
+    if (value is None and optional) or isinstance(value, kind):
+        return
+    raise ValueError(f"{name} must be an opticsim.{kind.__name__}"
+                     f"{' or None' if optional else ''}, got {type(value).__name__}")
 
 
 @dataclass(frozen=True, eq=False)
 class FourF:
-    """A 4f correlator on a simulation grid of ``shape`` samples at ``pitch`` (m) in the input
-    plane, lit by ``laser`` through ``lens1`` (focal length f1) and ``lens2`` (f2).
+    """A 4f correlator: ``laser`` → ``input_slm`` → ``lens1`` (f1) → ``fourier_slm`` →
+    ``lens2`` (f2) → ``camera``.
 
-    The modulators and the detector are ideal here: the input modulator writes a real amplitude
-    transmittance, the Fourier-plane mask is any complex transmittance sampled at
-    ``λ·f1/(N·dx)``, and the detector returns the irradiance ``|E|²`` in W/m² at pitch
-    ``dx·f2/f1``. ``dtype`` is complex64 (default) or complex128.
+    The simulation grid of the input plane has ``shape`` samples at ``pitch`` (m); with an
+    ``input_slm`` they default to its panel at pitch/oversample (a smaller ``shape`` simulates
+    a centred window of the panel). The Fourier plane is sampled at ``λ·f1/(N·dx)``, which
+    must equal the Fourier SLM's pitch/oversample. Any element left ``None`` is ideal: a real
+    amplitude input, any complex mask on the Fourier grid, the irradiance ``|E|²`` (W/m²) at
+    pitch ``dx·f2/f1``. ``readout`` is ``"intensity"``, ``"field"`` or ``"differential"`` and
+    ``multiplex`` ``"time"`` or ``"tiled"`` (see :mod:`opticsim.readout`); ``dtype`` is
+    complex64 (default) or complex128.
     """
 
     laser: Laser
     lens1: Lens
     lens2: Lens
-    shape: tuple[int, int]
-    pitch: tuple[float, float]
+    shape: tuple[int, int] | None = None
+    pitch: tuple[float, float] | None = None
+    _: KW_ONLY
+    input_slm: SLM | None = None
+    fourier_slm: SLM | None = None
+    camera: Camera | None = None
+    readout: str = "intensity"
+    multiplex: str = "time"
     dtype: type = np.complex64
 
     def __post_init__(self):
-        if not isinstance(self.laser, Laser):
-            raise ValueError(f"laser must be an opticsim.Laser, got {type(self.laser).__name__}")
-        for name in ("lens1", "lens2"):
-            if not isinstance(getattr(self, name), Lens):
-                raise ValueError(f"{name} must be an opticsim.Lens, "
-                                 f"got {type(getattr(self, name)).__name__}")
-        object.__setattr__(self, "shape", checks.shape2("shape", self.shape))
-        object.__setattr__(self, "pitch", checks.pair("pitch", self.pitch))
+        _element("laser", self.laser, Laser, optional=False)
+        _element("lens1", self.lens1, Lens, optional=False)
+        _element("lens2", self.lens2, Lens, optional=False)
+        _element("input_slm", self.input_slm, SLM)
+        _element("fourier_slm", self.fourier_slm, SLM)
+        _element("camera", self.camera, Camera)
+        self._set_grid()
+        if self.readout not in readout.READOUTS:
+            raise ValueError(f"readout must be one of {readout.READOUTS}, got {self.readout!r}")
+        if self.multiplex not in readout.MULTIPLEX:
+            raise ValueError(f"multiplex must be one of {readout.MULTIPLEX}, "
+                             f"got {self.multiplex!r}")
         dtype = np.dtype(self.dtype)
         if dtype not in (np.complex64, np.complex128):
             raise ValueError(f"dtype must be complex64 or complex128, got {dtype}")
         object.__setattr__(self, "dtype", dtype)
+        if self.fourier_slm is not None:
+            wanted = self.fourier_pitch
+            if not all(math.isclose(self.fourier_slm.sample_pitch, p, rel_tol=1e-6)
+                       for p in wanted):
+                f1 = (self.shape[1] * self.pitch[1] * self.fourier_slm.sample_pitch
+                      / self.wavelength)
+                raise ValueError(
+                    f"fourier_slm pitch/oversample = {self.fourier_slm.sample_pitch} m must equal "
+                    f"the Fourier-plane pitch λ·f1/(N·dx) = {wanted} m; e.g. lens1 focal length "
+                    f"N·dx·p/(λ·oversample) = {f1:.6g} m, or sample the focal plane at any pitch "
+                    "with opticsim.propagate.lens_ft(out_pitch=...)")
         illumination = self.laser.amplitude(self.shape, self.pitch).astype(np.complex128)
         pupil = self.lens1.pupil(self.shape, self.pitch, np.complex128)
         if pupil is not None:
@@ -61,6 +97,25 @@ class FourF:
         object.__setattr__(self, "_illumination", illumination.astype(dtype))
         object.__setattr__(self, "_fourier_pupil",
                            self.lens2.pupil(self.shape, self.fourier_pitch, dtype))
+
+    def _set_grid(self):
+        shape, pitch = self.shape, self.pitch
+        if self.input_slm is not None:
+            sample = self.input_slm.sample_pitch
+            if pitch is None:
+                pitch = sample
+            elif not all(math.isclose(p, sample, rel_tol=1e-9)
+                         for p in checks.pair("pitch", pitch)):
+                raise ValueError(f"pitch {pitch} m must equal input_slm pitch/oversample = "
+                                 f"{sample} m")
+            shape = self.input_slm.sample_shape if shape is None else shape
+        elif shape is None or pitch is None:
+            raise ValueError("shape and pitch of the simulation grid are required without an "
+                             "input_slm")
+        object.__setattr__(self, "shape", checks.shape2("shape", shape))
+        object.__setattr__(self, "pitch", checks.pair("pitch", pitch))
+
+    # --- sampling -------------------------------------------------------------------------
 
     @property
     def wavelength(self) -> float:
@@ -83,84 +138,156 @@ class FourF:
         """Lateral magnification ``−f2/f1``."""
         return -self.lens2.focal_length / self.lens1.focal_length
 
+    @property
+    def mask_shape(self) -> tuple[int, int]:
+        """Shape of a Fourier mask: the Fourier SLM's panel, or the grid when it is ideal."""
+        return self.shape if self.fourier_slm is None else self.fourier_slm.shape
+
+    @property
+    def replica_period(self) -> tuple[float, float]:
+        """Output samples after which a pixelated Fourier SLM replicates the output,
+        ``λ·f2/p_F`` over the output pitch = N/oversample (N without a Fourier SLM)."""
+        oversample = 1 if self.fourier_slm is None else self.fourier_slm.oversample
+        return (self.shape[0] / oversample, self.shape[1] / oversample)
+
     # --- inputs ---------------------------------------------------------------------------
 
-    def _images(self, images) -> np.ndarray:
+    def _images(self, images, layout) -> tuple[np.ndarray, int]:
         images = np.asarray(images)
-        if images.ndim not in (2, 3):
-            raise ValueError(f"images must be (H, W) or (B, H, W), got shape {images.shape}")
+        if images.ndim not in (2, 3, 4):
+            raise ValueError(f"images must be (H, W), (B, H, W) or (B, C_in, H, W), got shape "
+                             f"{images.shape}")
         if np.iscomplexobj(images) or not np.issubdtype(images.dtype, np.number):
-            raise ValueError("images must be real amplitude transmittances")
-        if images.shape[-2] > self.shape[0] or images.shape[-1] > self.shape[1]:
-            raise ValueError(f"images of {images.shape[-2:]} samples do not fit the "
-                             f"{self.shape} input grid")
+            raise ValueError("images must be real")
         real = np.float64 if self.dtype == np.complex128 else np.float32
-        return np.ascontiguousarray(images.reshape((-1,) + images.shape[-2:]), dtype=real)
-
-    def _masks(self, mask) -> np.ndarray:
-        mask = np.asarray(mask)
-        if mask.ndim not in (2, 3) or mask.shape[-2:] != self.shape:
-            raise ValueError(f"mask must be {self.shape} or (C, *{self.shape}) on the Fourier "
-                             f"grid, got shape {mask.shape}")
-        return mask.reshape((-1,) + self.shape)
+        if images.ndim == 4:
+            if layout is None or images.shape[1] != layout.in_channels:
+                raise ValueError(f"images of {images.shape[1]} input channels need a layout of "
+                                 "as many input channels (FourF.layout)")
+            if images.shape[-2:] != layout.image_shape:
+                raise ValueError(f"images must be {layout.image_shape} as in the layout, got "
+                                 f"{images.shape[-2:]}")
+            images = layout.place(images, self.shape)
+        limit = self.shape if self.input_slm is None else self.input_slm.shape
+        if images.shape[-2] > limit[0] or images.shape[-1] > limit[1]:
+            raise ValueError(f"images of {images.shape[-2:]} samples do not fit the {limit} "
+                             f"{'grid' if self.input_slm is None else 'input SLM'}")
+        stack = np.ascontiguousarray(images.reshape((-1,) + images.shape[-2:]), dtype=real)
+        return stack, np.ndim(images)
 
     def input_field(self, images) -> Field:
-        """The field leaving the input modulator: laser × lens-1 pupil × image (centred)."""
-        stack = self._images(images)
-        data = fft.empty((stack.shape[0],) + self.shape, self.dtype)
-        offset = place_centred(stack.shape[-2:], self.shape)
-        if not _kernels.encode_amplitude(stack, self._illumination, *offset, data):
-            raise ValueError("images contain NaN or infinite samples")
+        """The field leaving the input modulator for ``(B, H, W)`` (or ``(H, W)``) images:
+        laser × lens-1 pupil × the image (amplitude transmittance; with an ``input_slm``,
+        the values it quantises with ``to_gray``), centred."""
+        stack, _ = self._images(images, None)
+        if self.input_slm is None:
+            data = fft.empty((stack.shape[0],) + self.shape, self.dtype)
+            offset = place_centred(stack.shape[-2:], self.shape)
+            if not _kernels.encode_amplitude(stack, self._illumination, *offset, data):
+                raise ValueError("images contain NaN or infinite samples")
+        else:
+            gray = self.input_slm.to_gray(stack, self.wavelength)
+            panel = self.input_slm.transmittance(gray, self.pitch, self.wavelength,
+                                                 dtype=self.dtype)
+            data = fft.empty((stack.shape[0],) + self.shape, self.dtype)
+            np.multiply(embed_centred(panel, self.shape), self._illumination, out=data)
         return Field._trusted(data, self.pitch, self.wavelength)
+
+    # --- the Fourier plane ----------------------------------------------------------------
+
+    def _mask_stack(self, mask) -> tuple[np.ndarray, tuple]:
+        """Masks as a ``(D, h, w)`` stack of displays, and the leading shape to restore."""
+        mask = np.asarray(mask)
+        lead_max = 2 if self.readout == "differential" else 1
+        if mask.ndim < 2 or mask.ndim > 2 + lead_max or mask.shape[-2:] != self.mask_shape:
+            form = "(C, 2, h, w) or (2, h, w)" if self.readout == "differential" else \
+                "(C, h, w) or (h, w)"
+            raise ValueError(f"mask must be {form} with (h, w) = {self.mask_shape}, got shape "
+                             f"{mask.shape}")
+        if self.readout == "differential" and mask.shape[-3:-2] != (2,):
+            raise ValueError(f"a differential mask has a ± axis of 2 before (h, w), got shape "
+                             f"{mask.shape}")
+        return mask.reshape((-1,) + self.mask_shape), mask.shape[:-2]
+
+    def fourier_gray(self, mask) -> np.ndarray:
+        """Fourier-SLM gray levels that display ``mask`` best: the nearest level to its phase
+        (phase panels) or to the complex/real value (others), via the SLM's LUT."""
+        if self.fourier_slm is None:
+            raise ValueError("fourier_gray needs a fourier_slm")
+        mask = np.asarray(mask)
+        if self.fourier_slm.mode == "phase" and (
+                self.fourier_slm.lut is None or not np.iscomplexobj(self.fourier_slm.lut)):
+            values = np.angle(mask)
+        elif np.iscomplexobj(mask) and not np.any(mask.imag):
+            values = mask.real
+        else:
+            values = mask
+        return self.fourier_slm.to_gray(values, self.wavelength)
+
+    def fourier_transmittance(self, mask=None, gray=None) -> np.ndarray:
+        """Transmittance ``(..., ny, nx)`` on the Fourier grid displaying ``mask`` (or the
+        Fourier-SLM ``gray`` levels), lens-2 pupil not included."""
+        if (mask is None) == (gray is None):
+            raise ValueError("give exactly one of mask and gray")
+        if self.fourier_slm is None:
+            if gray is not None:
+                raise ValueError("gray levels need a fourier_slm")
+            masks = np.asarray(mask)
+            checks.finite_array("mask", masks)
+            return masks.astype(self.dtype, copy=False)
+        gray = self.fourier_gray(mask) if gray is None else np.asarray(gray)
+        panel = self.fourier_slm.transmittance(gray, self.fourier_pitch, self.wavelength,
+                                               dtype=self.dtype)
+        return embed_centred(panel, self.shape)
 
     # --- one frame, element by element ----------------------------------------------------
 
-    def field(self, images, mask) -> Field:
-        """Complex output field ``(B, [C,] ny, nx)`` in √(W/m²), through the public engine."""
-        masks = self._masks(mask)
-        checks.finite_array("mask", masks)
-        source = self.input_field(images)                                   # laser, input SLM
-        fourier = lens_ft(source, self.lens1.focal_length)                  # lens 1
-        fourier = fourier * masks[None] if mask.ndim == 3 else fourier * masks[0]  # mask
-        fourier = self.lens2.apply_pupil(fourier)                           # lens-2 aperture
-        output = lens_ft(fourier, self.lens2.focal_length)                  # lens 2
-        return self._shaped(output, np.ndim(images), np.ndim(mask))
+    def field(self, images, mask=None, *, gray=None, layout=None) -> Field:
+        """Complex output field in √(W/m²) through the public engine, shaped as :meth:`run`
+        returns it (before any camera), for the ideal reference of every readout."""
+        stack, image_ndim = self._images(images, layout)
+        lead = np.shape(mask if mask is not None else gray)[:-2]
+        output = self._propagate(stack, self.fourier_transmittance(
+            *self._display_source(mask, gray)))
+        return output.replace(self._frames(output.data, image_ndim, lead, layout))
 
-    def _shaped(self, output, image_ndim: int, mask_ndim: int):
-        data = output.data if isinstance(output, Field) else output
-        if image_ndim == 2:
-            data = data[0]
-        if mask_ndim == 2 and data.ndim == (4 if image_ndim == 3 else 3):
-            data = data[..., 0, :, :]
-        return output.replace(data) if isinstance(output, Field) else data
+    def _propagate(self, stack: np.ndarray, displays: np.ndarray) -> Field:
+        source = self.input_field(stack)                                  # laser, input SLM
+        fourier = lens_ft(source, self.lens1.focal_length)                # lens 1
+        fourier = fourier.replace(fourier.data[:, None]) * displays       # Fourier SLM
+        fourier = self.lens2.apply_pupil(fourier)                         # lens-2 aperture
+        return lens_ft(fourier, self.lens2.focal_length)                  # lens 2
+
+    def _display_source(self, mask, gray):
+        if (mask is None) == (gray is None):
+            raise ValueError("give exactly one of mask and gray")
+        if mask is not None:
+            return self._mask_stack(mask)[0], None
+        gray = np.asarray(gray)
+        return None, gray.reshape((-1,) + gray.shape[-2:])
 
     # --- the same frames, fused -----------------------------------------------------------
 
-    def run(self, images, mask) -> np.ndarray:
-        """Detector irradiance (W/m²) for ``images`` ``(H, W)`` or ``(B, H, W)`` through
-        ``mask`` ``(ny, nx)`` or ``(C, ny, nx)`` (one time-multiplexed frame per channel).
-
-        Returns float32 (float64 for complex128 systems) of shape ``(B, [C,] ny, nx)``.
-        """
-        masks = self._masks(mask)
+    def irradiance(self, images, displays) -> np.ndarray:
+        """Irradiance ``(B, D, ny, nx)`` (W/m²) in the output plane for ``(B, H, W)`` images
+        through ``(D, ny, nx)`` Fourier transmittances: two FFTs and three fused passes."""
         ny, nx = self.shape
         f1, f2 = self.lens1.focal_length, self.lens2.focal_length
-        # laser × input image, then lens 1 as an FFT in array order
+        # laser × input SLM, then lens 1 as an FFT in array order
         spectrum = self.input_field(images).data
         fft.fft2(spectrum, out=spectrum)
-        # Fourier-plane mask (and lens-2 pupil) moved to FFT order, lens-1 scale folded in
+        # Fourier SLM (and lens-2 pupil) moved to FFT order, lens-1 scale folded in
         if self._fourier_pupil is not None:
-            masks = masks * self._fourier_pupil
+            displays = displays * self._fourier_pupil
         scale1 = self.pitch[0] * self.pitch[1] / (1j * self.wavelength * f1)
         row_factor = (scale1 * _centre_ramp(ny, self.dtype.str)).astype(self.dtype)
-        fft_order = fft.empty(masks.shape, self.dtype)
-        if not _kernels.mask_to_fft_order(masks, row_factor, _centre_ramp(nx, self.dtype.str),
-                                          fft_order):
+        fft_order = fft.empty(displays.shape, self.dtype)
+        if not _kernels.mask_to_fft_order(np.ascontiguousarray(displays), row_factor,
+                                          _centre_ramp(nx, self.dtype.str), fft_order):
             raise ValueError("mask contains NaN or infinite samples")
-        batch, channels = spectrum.shape[0], masks.shape[0]
-        filtered = spectrum if channels == 1 else fft.empty((batch, channels, ny, nx), self.dtype)
-        _kernels.spectrum_times_masks(spectrum, fft_order,
-                                      filtered.reshape(batch, channels, ny, nx))
+        batch, count = spectrum.shape[0], displays.shape[0]
+        filtered = spectrum if count == 1 else fft.empty((batch, count, ny, nx), self.dtype)
+        _kernels.spectrum_times_masks(spectrum, fft_order, filtered.reshape(batch, count, ny, nx))
         # lens 2: its centre ramp cancels lens 1's, leaving an FFT, an fftshift and a scale
         filtered = _stack(filtered)
         fft.fft2(filtered, out=filtered)
@@ -169,39 +296,126 @@ class FourF:
         real = np.float64 if self.dtype == np.complex128 else np.float32
         irradiance = np.empty(filtered.shape, real)
         _kernels.intensity_shift(filtered, real(scale2), irradiance)
-        irradiance = irradiance.reshape(batch, channels, ny, nx)
-        return self._shaped(irradiance, np.ndim(images), np.ndim(mask))
+        return irradiance.reshape(batch, count, ny, nx)
 
-    # --- kernels and masks ----------------------------------------------------------------
+    def run(self, images, mask=None, *, gray=None, layout=None, rng=None, exposure=None):
+        """What the detector reports for ``images`` through the Fourier ``mask``.
+
+        ``images``: ``(H, W)`` or ``(B, H, W)`` (amplitudes, or what the input SLM quantises),
+        or ``(B, C_in, H, W)`` laid out by ``layout`` (:meth:`layout`). ``mask``: ``(h, w)`` or
+        ``(C, h, w)`` complex transmittances of :attr:`mask_shape`, one time-multiplexed frame
+        per channel (``(C, 2, h, w)`` or ``(2, h, w)`` ± pairs for the differential readout);
+        or ``gray``, Fourier-SLM gray levels of the same shape. ``rng`` seeds the camera noise
+        and ``exposure`` (s) overrides the camera's.
+
+        Returns ``(B, [C,] ny, nx)`` frames as the detector sees them (inverted): irradiance
+        in W/m² without a camera, digital numbers with one, their signed difference for the
+        differential readout, the complex field for ``readout="field"``. With a ``layout``,
+        each output channel's upright linear convolution ``(B, C_out, th, tw)``.
+        """
+        stack, image_ndim = self._images(images, layout)
+        lead = np.shape(mask if mask is not None else gray)[:-2]
+        displays = self.fourier_transmittance(*self._display_source(mask, gray))
+        if self.readout == "field":
+            frames = self._propagate(stack, displays).data
+        else:
+            frames = self.irradiance(stack, displays)
+            if self.camera is not None:
+                frames = self.camera.capture_irradiance(frames, self.output_pitch,
+                                                        self.wavelength, exposure, rng)
+        if self.readout == "differential":
+            frames = frames.astype(np.int32 if self.camera is not None else frames.dtype)
+            frames = frames[:, 0::2] - frames[:, 1::2]
+            lead = lead[:-1]
+        return self._frames(frames, image_ndim, lead, layout)
+
+    def _frames(self, frames, image_ndim: int, lead, layout):
+        """``(B, D, ny, nx)`` frames to ``(B, *lead, ny, nx)``, B dropped for one image; with a
+        layout, each output channel's upright region."""
+        frames = frames.reshape((frames.shape[0],) + tuple(lead) + frames.shape[-2:])
+        if layout is not None and layout.tiled and tuple(lead) == (1,):
+            frames = frames[:, 0]                       # the one display holding every tile
+        if layout is not None:
+            scale = 1.0
+            if self.camera is not None and frames.dtype.kind != "c":
+                scale = self.output_pitch[1] / self.camera.pitch[1]
+            return layout.extract(self.upright(frames), self.shape, scale)
+        return frames[0] if image_ndim == 2 else frames
+
+    # --- kernels, masks and layouts -------------------------------------------------------
+
+    def layout(self, in_channels: int, out_channels: int, image_shape, kernel_shape
+               ) -> readout.Layout:
+        """Where ``in_channels`` images of ``image_shape`` and ``out_channels`` outputs of
+        ``kernel_shape`` convolutions go on this system (tiled when ``multiplex="tiled"``)."""
+        in_channels = checks.integer("in_channels", in_channels, 1)
+        out_channels = checks.integer("out_channels", out_channels, 1)
+        image_shape = checks.shape2("image_shape", image_shape)
+        kernel_shape = checks.shape2("kernel_shape", kernel_shape)
+        return readout.layout(in_channels, out_channels, image_shape, kernel_shape, self.shape,
+                              tiled=self.multiplex == "tiled",
+                              replica_period=self.replica_period)
+
+    def _mask_frequencies(self, axis: int) -> np.ndarray:
+        """Positions of the mask samples along ``axis`` in Fourier-grid samples from the axis:
+        integers on the grid, the pixel centres on a Fourier SLM."""
+        n = self.shape[axis]
+        if self.fourier_slm is None:
+            return np.arange(n) - n // 2.0
+        oversample = self.fourier_slm.oversample
+        pixels = self.fourier_slm.shape[axis]
+        start = (n - pixels * oversample) // 2
+        return start + np.arange(pixels) * oversample + (oversample - 1) / 2 - n // 2
 
     def mask_from_kernel(self, kernel) -> np.ndarray:
-        """Fourier-plane transmittance whose 4f output is the convolution with ``kernel``.
+        """Fourier-plane transmittance ``(..., *mask_shape)`` whose 4f output is the
+        convolution with ``kernel`` ``(..., K_y, K_x)`` (grid samples).
 
-        ``M[k] = Σ_q h[q]·exp(−i2π(q − c)(k − c)/N)``, the centred DFT of the kernel placed with
-        its sample ``(K_y//2, K_x//2)`` on the optical axis; then ``u_out(−x·f1/f2) = −(f1/f2)·(u_in ∗ h)(x)`` (linear as
-        long as input extent + kernel extent ≤ N on each axis). Not normalised: a passive SLM
-        needs ``max|M| ≤ 1``, which scales the output by the same factor.
+        ``M(κ) = Σ_q h[q]·exp(−i2π(q − K//2)·κ/N)``, the centred DFT of the kernel with its sample
+        ``(K_y//2, K_x//2)`` on the optical axis, at the mask samples κ (the Fourier SLM's pixel
+        centres). On an ideal grid ``u_out(−x·f2/f1) = −(f1/f2)·(u_in ∗ h)(x)``, linear while
+        input extent + kernel extent ≤ N. Not normalised: a passive SLM needs ``max|M| ≤ 1``.
         """
         kernel = np.asarray(kernel)
         checks.finite_array("kernel", kernel)
         if kernel.shape[-2] > self.shape[0] or kernel.shape[-1] > self.shape[1]:
             raise ValueError(f"kernel of {kernel.shape[-2:]} samples does not fit the "
                              f"{self.shape} grid")
-        placed = np.zeros(kernel.shape[:-2] + self.shape, np.result_type(kernel, self.dtype))
-        oy, ox = (self.shape[0] // 2 - kernel.shape[-2] // 2, self.shape[1] // 2 - kernel.shape[-1] // 2)
-        placed[..., oy:oy + kernel.shape[-2], ox:ox + kernel.shape[-1]] = kernel
-        centred = np.fft.ifftshift(placed, axes=(-2, -1))
-        return np.fft.fftshift(np.fft.fft2(centred), axes=(-2, -1)).astype(self.dtype)
+        factors = []
+        for axis in (0, 1):
+            taps = np.arange(kernel.shape[axis - 2]) - kernel.shape[axis - 2] // 2
+            phase = np.outer(self._mask_frequencies(axis), taps) / self.shape[axis]
+            factors.append(np.exp(-2j * np.pi * phase))
+        mask = np.einsum("yq,...qp,xp->...yx", factors[0], kernel, factors[1])
+        return mask.astype(self.dtype)
+
+    def masks_from_kernels(self, kernels, layout: readout.Layout) -> np.ndarray:
+        """Displayed masks for kernels ``(C_out, C_in, K_y, K_x)`` on ``layout``: each pair's
+        kernel shifted so all input channels add on their output's region (and, tiled, every
+        output on one display); split into ± pairs for the differential readout."""
+        kernels = np.asarray(kernels)
+        expected = (layout.out_channels, layout.in_channels) + tuple(layout.kernel_shape)
+        if kernels.shape != expected:
+            raise ValueError(f"kernels must have shape {expected}, got {kernels.shape}")
+        if self.readout == "differential":
+            parts = readout.split_signed(kernels)
+            return np.stack([layout.masks(self.mask_from_kernel(p)) for p in parts], axis=1)
+        return layout.masks(self.mask_from_kernel(kernels))
 
     def kernel_from_mask(self, mask) -> np.ndarray:
-        """The centred spatial kernel ``h`` on the input grid of a Fourier-plane mask (the
-        inverse of :meth:`mask_from_kernel`)."""
+        """The centred kernel on the input grid implemented by a Fourier mask (each Fourier-SLM
+        pixel held over its samples, fill factor ignored); inverts :meth:`mask_from_kernel`
+        on an ideal grid."""
         masks = np.asarray(mask)
-        if masks.shape[-2:] != self.shape:
-            raise ValueError(f"mask must end in the Fourier grid {self.shape}, got {masks.shape}")
+        if masks.shape[-2:] != self.mask_shape:
+            raise ValueError(f"mask must end in {self.mask_shape}, got {masks.shape}")
+        if self.fourier_slm is not None:
+            oversample = self.fourier_slm.oversample
+            masks = embed_centred(masks.repeat(oversample, -2).repeat(oversample, -1), self.shape)
         centred = np.fft.ifftshift(masks, axes=(-2, -1))
         return np.fft.fftshift(np.fft.ifft2(centred), axes=(-2, -1))
 
     def upright(self, frames) -> np.ndarray:
         """Output frames with the 4f inversion undone (x → −x, y → −y)."""
         return invert(np.asarray(frames))
+

@@ -56,3 +56,18 @@ def invert(samples: np.ndarray) -> np.ndarray:
     """
     ny, nx = samples.shape[-2:]
     return np.roll(samples[..., ::-1, ::-1], (1 - ny % 2, 1 - nx % 2), axis=(-2, -1))
+
+
+def embed_centred(samples: np.ndarray, shape) -> np.ndarray:
+    """Samples ``(..., h, w)`` on a centred ``shape`` grid at offset ((H − h)//2, (W − w)//2):
+    zero-padded where the grid is larger, cropped where it is smaller."""
+    h, w = samples.shape[-2:]
+    if (h, w) == tuple(shape):
+        return samples
+    out = np.zeros(samples.shape[:-2] + tuple(shape), samples.dtype)
+    oy, ox = (shape[0] - h) // 2, (shape[1] - w) // 2
+    gy, gx = slice(max(oy, 0), min(oy + h, shape[0])), slice(max(ox, 0), min(ox + w, shape[1]))
+    sy = slice(gy.start - oy, gy.stop - oy)
+    sx = slice(gx.start - ox, gx.stop - ox)
+    out[..., gy, gx] = samples[..., sy, sx]
+    return out

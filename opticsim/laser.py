@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import checks, fft
-from .field import Field
+from . import checks
+from .field import Field, as_complex
 from .grid import radius_squared
 
 
@@ -50,8 +50,7 @@ class Laser:
         return amplitude * np.sqrt(self.power / grid_power)
 
     def field(self, shape, pitch, dtype=np.complex64) -> Field:
-        """The illuminating field on a centred ``shape`` grid of ``pitch`` (m)."""
-        amplitude = self.amplitude(shape, pitch)
-        data = fft.empty(amplitude.shape, dtype)
-        data[...] = amplitude
+        """The illuminating field on a centred ``shape`` grid of ``pitch`` (m), ``dtype``
+        complex64 or complex128."""
+        data = as_complex(self.amplitude(shape, pitch), dtype)
         return Field._trusted(data, checks.pair("pitch", pitch), self.wavelength)

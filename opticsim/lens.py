@@ -12,7 +12,7 @@ import numpy as np
 from . import checks
 from .checks import SamplingWarning
 from .field import Field
-from .grid import polar, radius_squared
+from .grid import coordinates, polar, radius_squared
 from .propagate import lens_ft
 from .zernike import noll_to_nm, wavefront
 
@@ -69,7 +69,7 @@ class Lens:
         pupil = circular_aperture(shape, pitch, self.diameter).astype(np.complex128)
         if self.zernike:
             rho, theta = polar(shape, pitch, self.diameter / 2)
-            inside = rho <= 1
+            inside = pupil.real > 0
             waves = wavefront(self.zernike, rho[inside], theta[inside])
             pupil[inside] *= np.exp(2j * np.pi * waves)
         return pupil.astype(dtype)
@@ -83,18 +83,20 @@ class Lens:
         """Thin-lens transmittance ``P·exp(−iπr²/(λf))`` on a centred grid.
 
         Warns with :class:`SamplingWarning` when the lens chirp's local frequency
-        ``r/(λf)`` exceeds the Nyquist frequency ``1/(2dx)`` inside the window.
+        ``x/(λf)`` exceeds the Nyquist frequency ``1/(2dx)`` inside the window or the
+        aperture, on either axis.
         """
         shape, pitch = checks.shape2("shape", shape), checks.pair("pitch", pitch)
         wavelength = checks.positive("wavelength", wavelength)
         r_sq = radius_squared(shape, pitch)
-        edge = math.sqrt(r_sq.max())
+        edge = [float(np.abs(coordinates(n, d)).max()) for n, d in zip(shape, pitch)]
         if self.diameter is not None:
-            edge = min(edge, self.diameter / 2)
-        if edge / (wavelength * self.focal_length) > 1 / (2 * max(pitch)):
+            edge = [min(e, self.diameter / 2) for e in edge]
+        if any(2 * e * d > wavelength * self.focal_length for e, d in zip(edge, pitch)):
             warnings.warn(
                 f"the lens phase of f = {self.focal_length} m is undersampled at pitch {pitch} m "
-                f"(needs dx <= λf/(2r) = {wavelength * self.focal_length / (2 * edge):.3g} m)",
+                f"(needs d <= λf/(2·e) on each axis, with the half-widths e = {tuple(edge)} m "
+                "of the window or aperture)",
                 SamplingWarning, stacklevel=2)
         phase = np.exp(-1j * np.mod(np.pi * r_sq / (wavelength * self.focal_length), 2 * np.pi))
         pupil = self.pupil(shape, pitch, np.complex128)

@@ -76,7 +76,8 @@ def _mft_matrix(n_out: int, out_pitch: float, n_in: int, in_pitch: float,
 
 def _lens_mft(field: Field, focal_length: float, pitch, shape) -> Field:
     wavelength = field.wavelength
-    period = (wavelength * focal_length / field.pitch[0], wavelength * focal_length / field.pitch[1])
+    period = (wavelength * focal_length / field.pitch[0],
+              wavelength * focal_length / field.pitch[1])
     window = (shape[0] * pitch[0], shape[1] * pitch[1])
     if window[0] > period[0] * (1 + 1e-9) or window[1] > period[1] * (1 + 1e-9):
         warnings.warn(

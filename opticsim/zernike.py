@@ -25,7 +25,8 @@ def noll_to_nm(index: int) -> tuple[int, int]:
 
 
 def radial(n: int, m: int, rho: np.ndarray) -> np.ndarray:
-    """Radial polynomial R_n^|m|(ρ) = Σ_s (−1)^s (n−s)! / (s! ((n+m)/2−s)! ((n−m)/2−s)!) ρ^(n−2s)."""
+    """Radial polynomial
+    R_n^|m|(ρ) = Σ_s (−1)^s (n−s)! / (s! ((n+m)/2−s)! ((n−m)/2−s)!) ρ^(n−2s)."""
     m = abs(m)
     result = np.zeros_like(rho)
     for s in range((n - m) // 2 + 1):

@@ -1,0 +1,309 @@
+"""Spatial light modulator: gray levels → pixelated complex transmittance at the field sampling.
+
+A panel of ``shape`` pixels of ``pitch`` metres shows one gray level per pixel. Each gray level
+displays a complex transmittance (its *level*): with the linear LUT, gray ``g`` of a phase panel
+shows ``exp(i·g·δ/2^bits)`` with the phase stroke δ = 2π·d·Δn/λ, an amplitude panel
+``g/(2^bits − 1)``, a DMD (``mode="binary"``) 0 or 1. Each pixel is an active square of side
+√FF·pitch centred in a dead frame that transmits nothing, so a uniform pattern diffracts into
+orders at multiples of λf/pitch under the envelope sinc²(m·√FF) per axis. Fringing fields
+smooth the liquid-crystal phase across pixel edges (Persson et al., Opt. Express 20:22334, 2012).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+from scipy.spatial import cKDTree
+
+from . import _kernels, checks, fft
+from .checks import SamplingWarning
+from .field import Field
+from .grid import place_centred
+
+MODES = ("phase", "amplitude", "binary")
+FWHM_PER_SIGMA = 2 * math.sqrt(2 * math.log(2))
+
+
+def pixel_coverage(oversample: int, fill_factor: float) -> np.ndarray:
+    """Active fraction of each of the ``oversample`` samples across one pixel, float64.
+
+    The active side √FF·p is centred in the pixel: sample ``u`` covers [u, u + 1) and the
+    active part [m, s − m], m = s·(1 − √FF)/2 (samples), so the fractions sum to s·√FF even
+    when the edges fall inside a sample. A sample's transmittance is the area-weighted mean.
+    """
+    margin = oversample * (1 - math.sqrt(fill_factor)) / 2
+    u = np.arange(oversample, dtype=np.float64)
+    return np.clip(np.minimum(u + 1, oversample - margin) - np.maximum(u, margin), 0.0, 1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class SLM:
+    """A pixelated modulator of ``shape`` ``(H, W)`` pixels at ``pitch`` (m, square pixels).
+
+    Parameters
+    ----------
+    mode : ``"phase"`` (LCoS phase-only), ``"amplitude"`` or ``"binary"`` (DMD, on/off).
+    bits : gray-level bit depth in [1, 16]; 2**bits levels. Default 8, and 1 (the only value
+        allowed) for ``"binary"``.
+    fill_factor : active area fraction FF of a pixel, in (0, 1].
+    phase_range : phase stroke δ (rad, > 0) of the linear LUT, or a callable wavelength (m) →
+        δ (rad) for a panel whose stroke is 2π·d·Δn/λ.
+    lut : measured table of 2**bits values, gray → phase (rad, real, phase mode) or gray →
+        complex transmittance (phase-coupled or amplitude panels; real values of a non-phase
+        panel are amplitudes). It replaces the linear LUT and ``phase_range`` at its wavelength.
+    crosstalk : fringing width in pixels (>= 0): the FWHM of the Gaussian that smooths the
+        liquid-crystal phase (the complex transmittance for non-phase panels) across pixel
+        edges; a phase step then rises 10–90 % over about ``crosstalk`` pixels.
+    oversample : field samples per pixel and axis (integer >= 1); resolving a dead frame or
+        fringing needs several.
+    frame_rate : pattern update rate (Hz, > 0) or None.
+    """
+
+    shape: tuple[int, int]
+    pitch: float
+    mode: str = "phase"
+    bits: int | None = None
+    fill_factor: float = 1.0
+    phase_range: float | Callable[[float], float] = 2 * math.pi
+    lut: np.ndarray | None = None
+    crosstalk: float = 0.0
+    oversample: int = 1
+    frame_rate: float | None = None
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "shape", checks.shape2("shape", self.shape))
+        set_(self, "pitch", checks.positive("pitch", self.pitch))
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        bits = (1 if self.mode == "binary" else 8) if self.bits is None else self.bits
+        set_(self, "bits", checks.integer("bits", bits, 1, 16))
+        if self.mode == "binary" and self.bits != 1:
+            raise ValueError(f"bits must be 1 for mode='binary' (on/off mirrors), got {bits!r}")
+        set_(self, "fill_factor", checks.in_range("fill_factor", self.fill_factor, 0.0, 1.0,
+                                                  low_open=True))
+        if not callable(self.phase_range):
+            set_(self, "phase_range", checks.positive("phase_range", self.phase_range))
+        if self.lut is not None:
+            set_(self, "lut", self._checked_lut(self.lut))
+        set_(self, "crosstalk", checks.non_negative("crosstalk", self.crosstalk))
+        set_(self, "oversample", checks.integer("oversample", self.oversample, 1))
+        if self.frame_rate is not None:
+            set_(self, "frame_rate", checks.positive("frame_rate", self.frame_rate))
+        coverage = pixel_coverage(self.oversample, self.fill_factor)
+        if self.fill_factor < 1 and np.ptp(coverage) < 1e-12:
+            warnings.warn(
+                f"oversample={self.oversample} gives every sample of a pixel the same active "
+                f"fraction, so the dead frame of fill_factor={self.fill_factor} only dims the "
+                "field and its diffraction orders are missing; use oversample >= 3",
+                SamplingWarning, stacklevel=3)
+
+    def _checked_lut(self, lut) -> np.ndarray:
+        lut = np.asarray(lut)
+        if lut.ndim != 1 or lut.size != self.level_count:
+            raise ValueError(f"lut must hold 2**bits = {self.level_count} values (gray 0 to "
+                             f"{self.level_count - 1}), got shape {lut.shape}")
+        if not np.issubdtype(lut.dtype, np.number) or not np.isfinite(lut).all():
+            raise ValueError("lut must hold finite phases (rad) or complex transmittances")
+        lut = lut.astype(np.complex128 if np.iscomplexobj(lut) else np.float64)
+        lut.setflags(write=False)
+        return lut
+
+    # --- geometry and timing --------------------------------------------------------------
+
+    @property
+    def level_count(self) -> int:
+        """Number of gray levels, 2**bits."""
+        return 2 ** self.bits
+
+    @property
+    def extent(self) -> tuple[float, float]:
+        """Panel size ``(H·pitch, W·pitch)`` in metres."""
+        return (self.shape[0] * self.pitch, self.shape[1] * self.pitch)
+
+    @property
+    def frame_period(self) -> float | None:
+        """Time per pattern, 1/frame_rate (s), or None."""
+        return None if self.frame_rate is None else 1.0 / self.frame_rate
+
+    @property
+    def sample_pitch(self) -> float:
+        """Field pitch the panel is sampled at, pitch/oversample (m)."""
+        return self.pitch / self.oversample
+
+    @property
+    def sample_shape(self) -> tuple[int, int]:
+        """Field samples covering the panel, ``(H·oversample, W·oversample)``."""
+        return (self.shape[0] * self.oversample, self.shape[1] * self.oversample)
+
+    @property
+    def fringing_sigma(self) -> float:
+        """Standard deviation of the fringing Gaussian in field samples, crosstalk·s/2.355."""
+        return self.crosstalk * self.oversample / FWHM_PER_SIGMA
+
+    # --- gray levels ----------------------------------------------------------------------
+
+    def phase_stroke(self, wavelength: float | None = None) -> float:
+        """Phase stroke δ (rad) of the linear LUT at ``wavelength`` (m; needed only when
+        ``phase_range`` is a function of it)."""
+        if not callable(self.phase_range):
+            return self.phase_range
+        if wavelength is None:
+            raise ValueError("wavelength (m) must be given: this SLM's phase_range depends on it")
+        stroke = self.phase_range(checks.positive("wavelength", wavelength))
+        return checks.positive("phase_range(wavelength)", stroke)
+
+    def phases(self, wavelength: float | None = None) -> np.ndarray | None:
+        """Liquid-crystal phase (rad, as displayed, not wrapped) of each gray level of a
+        phase-only panel; None for panels described by complex transmittance."""
+        if self.mode != "phase" or np.iscomplexobj(self.lut):
+            return None
+        if self.lut is not None:
+            return self.lut
+        return np.arange(self.level_count) * (self.phase_stroke(wavelength) / self.level_count)
+
+    def levels(self, wavelength: float | None = None) -> np.ndarray:
+        """Complex transmittance of every gray level, ``(2**bits,)`` complex128."""
+        phases = self.phases(wavelength)
+        if phases is not None:
+            return np.exp(1j * phases)
+        if self.lut is not None:
+            return self.lut.astype(np.complex128)
+        return np.arange(self.level_count) / (self.level_count - 1) + 0j
+
+    def displayed(self, gray, wavelength: float | None = None) -> np.ndarray:
+        """Complex transmittance shown by each of the ``gray`` levels (one value per pixel)."""
+        gray = self._gray(gray)
+        if gray.size and (gray.min() < 0 or gray.max() >= self.level_count):
+            raise ValueError(f"gray levels must be in [0, {self.level_count - 1}]")
+        return self.levels(wavelength)[gray]
+
+    def to_gray(self, values, wavelength: float | None = None) -> np.ndarray:
+        """Gray levels (uint8 for bits <= 8, else uint16) displaying the nearest level to
+        ``values``: phases (rad, wrapped modulo 2π, nearest on the circle) for a phase panel,
+        amplitudes in [0, 1] otherwise, or complex transmittances (nearest in the complex
+        plane, as for a complex LUT)."""
+        values = np.asarray(values)
+        if not np.issubdtype(values.dtype, np.number):
+            raise ValueError(f"values must be numbers, got dtype {values.dtype}")
+        dtype = np.uint8 if self.bits <= 8 else np.uint16
+        phases = self.phases(wavelength)
+        if np.iscomplexobj(values) or (phases is None and np.iscomplexobj(self.lut)):
+            return self._nearest_complex(values, wavelength).astype(dtype)
+        if phases is not None:
+            keys, period, low, high = np.mod(phases, 2 * np.pi), 2 * np.pi, -np.inf, np.inf
+        else:
+            keys, period, low, high = self.levels().real, 0.0, 0.0, 1.0
+        order = np.argsort(keys, kind="stable")
+        flat = np.ascontiguousarray(values, dtype=np.float64).ravel()
+        out = np.empty(flat.size, dtype)
+        if not _kernels.quantize_nearest(flat, keys[order], order.astype(dtype), period,
+                                         low, high, out):
+            raise ValueError(self._values_message())
+        return out.reshape(values.shape)
+
+    def _values_message(self) -> str:
+        if self.mode == "phase":
+            return "values must be finite phases (rad)"
+        return "values must be finite amplitudes in [0, 1] (or complex transmittances)"
+
+    def _nearest_complex(self, values, wavelength) -> np.ndarray:
+        if values.size and not np.isfinite(values).all():
+            raise ValueError(self._values_message())
+        if np.iscomplexobj(values):
+            targets = values
+        elif self.mode == "phase":
+            targets = np.exp(1j * values)
+        elif values.size and (values.min() < 0 or values.max() > 1):
+            raise ValueError(self._values_message())
+        else:
+            targets = values
+        levels = self.levels(wavelength)
+        tree = cKDTree(np.column_stack([levels.real, levels.imag]))
+        _, index = tree.query(np.column_stack([targets.real.ravel(), targets.imag.ravel()]))
+        return index.reshape(values.shape)
+
+    # --- pixelation -----------------------------------------------------------------------
+
+    def _gray(self, gray) -> np.ndarray:
+        gray = np.asarray(gray)
+        if not np.issubdtype(gray.dtype, np.integer):
+            raise ValueError(f"gray must be integer gray levels in [0, {self.level_count - 1}], "
+                             f"got dtype {gray.dtype}")
+        return gray.astype(np.int64)
+
+    def transmittance(self, gray, field_pitch, wavelength: float | None = None, offset=None,
+                      dtype=np.complex64) -> np.ndarray:
+        """Complex transmittance ``(..., H·s, W·s)`` of the panel showing ``gray``.
+
+        ``gray`` is ``(..., h, w)`` with h <= H, w <= W, placed at ``offset`` (default centred,
+        ((H − h)//2, (W − w)//2)); the rest of the panel shows gray 0. ``field_pitch`` (m) must
+        be pitch/oversample. Each pixel becomes s×s samples weighted by
+        :func:`pixel_coverage`; with crosstalk the displayed phase is smoothed by a Gaussian of
+        FWHM ``crosstalk`` pixels (edges extended) before ``exp(iφ)``.
+        """
+        field_pitch = checks.pair("field_pitch", field_pitch)
+        if not all(math.isclose(p, self.sample_pitch, rel_tol=1e-9) for p in field_pitch):
+            raise ValueError(f"field_pitch {field_pitch} m must equal pitch/oversample = "
+                             f"{self.sample_pitch} m (each pixel is oversample² samples)")
+        gray = self._gray(gray)
+        if gray.ndim < 2 or gray.shape[-2] > self.shape[0] or gray.shape[-1] > self.shape[1]:
+            raise ValueError(f"gray must be (..., h, w) with h, w no larger than the panel "
+                             f"{self.shape}, got shape {gray.shape}")
+        stack = gray.reshape((-1,) + gray.shape[-2:])
+        placed = place_centred(stack.shape[-2:], self.shape, offset)
+        coverage = pixel_coverage(self.oversample, self.fill_factor)
+        out = fft.empty((stack.shape[0],) + self.sample_shape, dtype)
+        if self.crosstalk == 0:
+            real = np.float32 if out.dtype == np.complex64 else np.float64
+            valid = _kernels.pixelate(stack, *placed, self.levels(wavelength).astype(dtype),
+                                      coverage.astype(real), out)
+        else:
+            valid = self._fringed(stack, placed, coverage, wavelength, out)
+        if not valid:
+            raise ValueError(f"gray levels must be in [0, {self.level_count - 1}]")
+        return out.reshape(gray.shape[:-2] + self.sample_shape)
+
+    def _fringed(self, stack, placed, coverage, wavelength, out) -> bool:
+        """Pixelate the liquid-crystal state, smooth it across pixel edges, then apply the
+        dead frame; writes ``out`` and returns whether all gray levels were in range."""
+        real = np.float32 if out.dtype == np.complex64 else np.float64
+        phases = self.phases(wavelength)
+        if phases is None:
+            state_levels = self.levels(wavelength).astype(out.dtype)
+        else:
+            state_levels = phases.astype(real)
+        state = np.empty(out.shape, state_levels.dtype)
+        valid = _kernels.pixelate(stack, *placed, state_levels, np.ones(self.oversample, real),
+                                  state)
+        state = gaussian_filter(state, self.fringing_sigma, mode="nearest", axes=(-2, -1))
+        if phases is not None:
+            state = np.exp(1j * state)
+        s = self.oversample
+        pixels = (out.shape[0], self.shape[0], s, self.shape[1], s)
+        frame = np.outer(coverage, coverage).astype(real)[:, None, :]
+        np.multiply(state.reshape(pixels), frame, out=out.reshape(pixels), casting="same_kind")
+        return valid
+
+    def modulate(self, field: Field, gray, offset=None) -> Field:
+        """``field`` (possibly a batch) times the panel's transmittance for ``gray``.
+
+        The panel's H·s × W·s samples sit centred on the field grid, which must be at least
+        that large; outside the panel nothing is transmitted.
+        """
+        rows, cols = self.sample_shape
+        if field.shape[0] < rows or field.shape[1] < cols:
+            raise ValueError(f"field grid {field.shape} is smaller than the panel's "
+                             f"{self.sample_shape} samples")
+        panel = self.transmittance(gray, field.pitch, field.wavelength, offset, field.data.dtype)
+        top, left = place_centred((rows, cols), field.shape)
+        window = (..., slice(top, top + rows), slice(left, left + cols))
+        out = fft.zeros(np.broadcast_shapes(field.data.shape[:-2], panel.shape[:-2])
+                        + field.shape, field.data.dtype)
+        np.multiply(field.data[window], panel, out=out[window])
+        return field.replace(out)

@@ -1,0 +1,110 @@
+"""The fused numba kernels of ``opticsim._kernels`` against their NumPy ``*_reference`` twins."""
+
+import numpy as np
+import pytest
+
+from opticsim import _kernels
+
+DTYPES = [np.complex64, np.complex128]
+SHAPES = [(16, 16), (15, 17), (1, 7)]
+
+
+def _tolerance(dtype):
+    return dict(rtol=2e-6, atol=1e-6) if dtype == np.complex64 else dict(rtol=1e-13, atol=1e-13)
+
+
+def _complex(rng, shape, dtype):
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_shift_scale(dtype, shape):
+    rng = np.random.default_rng(1)
+    spectrum = _complex(rng, (3,) + shape, dtype)
+    rows, cols = _complex(rng, shape[0], dtype), _complex(rng, shape[1], dtype)
+    out = np.empty_like(spectrum)
+    _kernels.shift_scale(spectrum, rows, cols, out)
+    np.testing.assert_allclose(out, _kernels.shift_scale_reference(spectrum, rows, cols),
+                               **_tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_intensity_shift(dtype, shape):
+    rng = np.random.default_rng(2)
+    spectrum = _complex(rng, (2,) + shape, dtype)
+    real = np.float32 if dtype == np.complex64 else np.float64
+    out = np.empty(spectrum.shape, real)
+    _kernels.intensity_shift(spectrum, real(0.37), out)
+    expected = _kernels.intensity_shift_reference(spectrum, 0.37)
+    np.testing.assert_allclose(out, expected, **_tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("offset", [(0, 0), (3, 5), (6, 2)])
+def test_encode_amplitude(dtype, offset):
+    rng = np.random.default_rng(3)
+    real = np.float32 if dtype == np.complex64 else np.float64
+    images = rng.random((2, 9, 11)).astype(real)
+    illumination = _complex(rng, (15, 16), dtype)
+    out = np.full((2, 15, 16), np.nan, dtype)
+    assert _kernels.encode_amplitude(images, illumination, *offset, out)
+    expected = _kernels.encode_amplitude_reference(images, illumination, *offset)
+    np.testing.assert_allclose(out, expected, **_tolerance(dtype))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_encode_amplitude_flags_non_finite_samples(bad):
+    images = np.ones((3, 8, 8), np.float32)
+    images[2, 7, 0] = bad
+    out = np.empty((3, 64, 64), np.complex64)
+    illumination = np.ones((64, 64), np.complex64)
+    assert not _kernels.encode_amplitude(images, illumination, 10, 20, out)
+    images[2, 7, 0] = 0.5
+    assert _kernels.encode_amplitude(images, illumination, 10, 20, out)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_mask_to_fft_order(dtype, shape):
+    rng = np.random.default_rng(4)
+    mask = _complex(rng, (3,) + shape, dtype)
+    rows, cols = _complex(rng, shape[0], dtype), _complex(rng, shape[1], dtype)
+    out = np.empty_like(mask)
+    assert _kernels.mask_to_fft_order(mask, rows, cols, out)
+    np.testing.assert_allclose(out, _kernels.mask_to_fft_order_reference(mask, rows, cols),
+                               **_tolerance(dtype))
+
+
+@pytest.mark.parametrize("bad", [complex(np.nan, 0), complex(0, np.inf), complex(-np.inf, 1)])
+def test_mask_to_fft_order_flags_non_finite_samples(bad):
+    mask = np.ones((2, 64, 64), np.complex64)
+    mask[1, 40, 3] = bad
+    out = np.empty_like(mask)
+    ones = np.ones(64, np.complex64)
+    assert not _kernels.mask_to_fft_order(mask, ones, ones, out)
+    mask[1, 40, 3] = 1
+    assert _kernels.mask_to_fft_order(mask, ones, ones, out)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch, channels", [(1, 1), (3, 1), (1, 4), (2, 3)])
+def test_spectrum_times_masks(dtype, batch, channels):
+    rng = np.random.default_rng(5)
+    spectrum = _complex(rng, (batch, 12, 13), dtype)
+    masks = _complex(rng, (channels, 12, 13), dtype)
+    out = np.empty((batch, channels, 12, 13), dtype)
+    _kernels.spectrum_times_masks(spectrum, masks, out)
+    np.testing.assert_allclose(out, _kernels.spectrum_times_masks_reference(spectrum, masks),
+                               **_tolerance(dtype))
+
+
+def test_spectrum_times_masks_in_place_single_channel():
+    """FourF.run writes the single-channel product over its own spectrum."""
+    rng = np.random.default_rng(6)
+    spectrum = _complex(rng, (2, 8, 8), np.complex128)
+    masks = _complex(rng, (1, 8, 8), np.complex128)
+    expected = _kernels.spectrum_times_masks_reference(spectrum, masks)
+    _kernels.spectrum_times_masks(spectrum, masks, spectrum.reshape(2, 1, 8, 8))
+    np.testing.assert_allclose(spectrum[:, None], expected, rtol=1e-14)
