@@ -54,7 +54,7 @@ def pixel_overlaps(samples: int, sample_pitch: float, pixels: int, pixel_pitch: 
     right = _snap((centres + active_width / 2) / sample_pitch + samples // 2 + 0.5)
     first = np.clip(np.floor(left), 0, samples - 1).astype(np.int64)
     last = np.clip(np.ceil(right) - 1, 0, samples - 1).astype(np.int64)
-    width = int(np.max(last - first)) + 1
+    width = max(int(np.max(last - first)), 0) + 1
     start = np.clip(first, 0, samples - width)
     cells = start[:, None] + np.arange(width)[None, :]
     covered = np.minimum(cells + 1, right[:, None]) - np.maximum(cells, left[:, None])
@@ -66,8 +66,8 @@ class Camera:
     """An image sensor of ``shape`` ``(ny, nx)`` pixels at ``pitch`` (m), EMVA 1288 linear model.
 
     Every parameter after ``pitch`` is keyword-only. The defaults describe a Sony IMX250-class
-    machine-vision sensor at 12 bits (reference/hardware.md; QE, read noise and dark current
-    unverified); ``exposure`` has no default.
+    machine-vision sensor at 12 bits (10.7 ke⁻ full well from its EMVA datasheet; QE, read
+    noise and dark current unverified); ``exposure`` has no default.
 
     Parameters
     ----------
@@ -144,9 +144,13 @@ class Camera:
         }
         for name, value in validated.items():
             object.__setattr__(self, name, value)
-        object.__setattr__(self, "exposure", self._exposure(self.exposure))
+        exposure = checks.positive("exposure", self.exposure)
+        object.__setattr__(self, "exposure", self._exposure(exposure))
 
-    def _exposure(self, exposure) -> float:
+    def _exposure(self, exposure=None) -> float:
+        """``exposure`` (s) validated against the frame period; None gives the camera's."""
+        if exposure is None:
+            return self.exposure
         exposure = checks.positive("exposure", exposure)
         if self.frame_period is not None and exposure > self.frame_period:
             raise ValueError(f"exposure must be at most the frame period 1/frame_rate = "
@@ -178,7 +182,7 @@ class Camera:
     # --- fixed pattern ----------------------------------------------------------------------
 
     @cached_property
-    def gain_pattern(self) -> np.ndarray:
+    def prnu_pattern(self) -> np.ndarray:
         """Per-pixel relative response ``max(1 + prnu·z, 0)``, z ~ N(0, 1) fixed by ``seed``."""
         if self.prnu == 0:
             return np.ones(self.shape)
@@ -186,7 +190,7 @@ class Camera:
         return np.maximum(1.0 + self.prnu * z, 0.0)
 
     @cached_property
-    def dark_pattern(self) -> np.ndarray:
+    def dsnu_pattern(self) -> np.ndarray:
         """Per-pixel fixed dark signal ``dsnu·z`` (e⁻), z ~ N(0, 1) fixed by ``seed``."""
         if self.dsnu == 0:
             return np.zeros(self.shape)
@@ -207,27 +211,30 @@ class Camera:
         return power.reshape(irradiance.shape[:-2] + self.shape)
 
     def _photons(self, irradiance, pitch, wavelength, exposure) -> np.ndarray:
-        return self._power(irradiance, pitch) * (exposure / photon_energy(wavelength))
+        photons = self._power(irradiance, pitch)
+        photons *= exposure / photon_energy(wavelength)
+        return photons
 
     def _photoelectrons(self, irradiance, pitch, wavelength, exposure) -> np.ndarray:
-        photons = self._photons(irradiance, pitch, wavelength, exposure)
-        return photons * (self.qe * self.gain_pattern)
+        electrons = self._photons(irradiance, pitch, wavelength, exposure)
+        electrons *= self.qe if self.prnu == 0 else self.qe * self.prnu_pattern
+        return electrons
 
     def photons(self, field: Field, exposure=None) -> np.ndarray:
         """Mean photons per pixel ``μ_p = ∫_active E dA · t·λ/(hc)`` (EMVA 1288 eq. 1),
         ``(..., *shape)`` float64; ``exposure`` (s) defaults to the camera's."""
-        exposure = self.exposure if exposure is None else self._exposure(exposure)
-        return self._photons(field.intensity, field.pitch, field.wavelength, exposure)
+        return self._photons(field.intensity, field.pitch, field.wavelength,
+                             self._exposure(exposure))
 
     def irradiance_to_electrons(self, field: Field, exposure=None) -> np.ndarray:
         """Mean photo-electrons per pixel ``η·μ_p`` (times the PRNU pattern), without the dark
         signal, ``(..., *shape)`` float64."""
-        exposure = self.exposure if exposure is None else self._exposure(exposure)
-        return self._photoelectrons(field.intensity, field.pitch, field.wavelength, exposure)
+        return self._photoelectrons(field.intensity, field.pitch, field.wavelength,
+                             self._exposure(exposure))
 
     def dark_electrons(self, exposure=None) -> float:
         """Mean dark electrons ``μ_I·t`` per pixel (without DSNU)."""
-        return self.dark_current * (self.exposure if exposure is None else exposure)
+        return self.dark_current * self._exposure(exposure)
 
     # --- capture ----------------------------------------------------------------------------
 
@@ -240,12 +247,12 @@ class Camera:
         to ``0 … 2^bits − 1``, random only through ``rng`` (int seed or ``np.random.Generator``;
         None draws fresh entropy); the same seed gives the same frames on any thread count.
         With ``noise=False`` the result is the noise-free response in DN as float64, not
-        rounded: ``clip(offset + K·min(μ_e + μ_I·t + DSNU, full_well), 0, 2^bits − 1)``, the
-        mean of the noisy frames away from the clipping limits, within the ±½ DN rounding.
+        rounded: ``clip(offset + K·min(μ_e + μ_I·t + DSNU, full_well), 0, 2^bits − 1)``; it is
+        the mean of the noisy frames wherever no pixel clips and the temporal noise exceeds
+        about ½ DN (so that rounding is unbiased).
         """
-        exposure = self.exposure if exposure is None else self._exposure(exposure)
-        return self._capture(field.intensity, field.pitch, field.wavelength, exposure, rng,
-                             noise)
+        return self._capture(field.intensity, field.pitch, field.wavelength,
+                             self._exposure(exposure), rng, noise)
 
     def capture_irradiance(self, irradiance, pitch, wavelength: float, exposure=None, rng=None,
                            noise: bool = True) -> np.ndarray:
@@ -254,21 +261,21 @@ class Camera:
         irradiance = checks.finite_array("irradiance", np.asarray(irradiance))
         if np.iscomplexobj(irradiance) or (irradiance.size and irradiance.min() < 0):
             raise ValueError("irradiance must be real and >= 0 (W/m²)")
-        exposure = self.exposure if exposure is None else self._exposure(exposure)
         return self._capture(irradiance, checks.pair("pitch", pitch),
-                             checks.positive("wavelength", wavelength), exposure, rng, noise)
+                             checks.positive("wavelength", wavelength), self._exposure(exposure),
+                             rng, noise)
 
     def _capture(self, irradiance, pitch, wavelength, exposure, rng, noise) -> np.ndarray:
         electrons = self._photoelectrons(irradiance, pitch, wavelength, exposure)
         electrons += self.dark_electrons(exposure)
         if not noise:
-            signal = np.minimum(electrons + self.dark_pattern, self.full_well)
+            signal = np.minimum(electrons + self.dsnu_pattern, self.full_well)
             return np.clip(self.offset + self.gain * signal, 0.0, self.max_level)
         stack = electrons.reshape((-1,) + self.shape)
         rows = stack.shape[0] * self.shape[0]
         seeds = np.random.default_rng(rng).choice(2 ** 32, size=rows, replace=False)
         frames = np.empty(stack.shape, self.dtype)
-        _kernels.shot_read_adc(stack, self.dark_pattern, seeds.astype(np.uint32),
+        _kernels.shot_read_adc(stack, self.dsnu_pattern, seeds.astype(np.uint32),
                                self.read_noise, self.full_well, self.gain, self.offset,
                                self.max_level, frames)
         return frames.reshape(electrons.shape)

@@ -1,0 +1,131 @@
+"""FourF with SLMs, a camera, readout schemes and channel layouts, against digital convolution."""
+
+import numpy as np
+import pytest
+import scipy.signal
+
+from opticsim import Camera, FourF, Laser, Lens, SamplingWarning, SLM
+
+WAVELENGTH, PITCH, FOCAL = 633e-9, 10e-6, 0.12
+LASER = Laser(WAVELENGTH, 5e-4)
+
+
+def _ideal(shape, **options):
+    return FourF(LASER, Lens(FOCAL), Lens(FOCAL), shape, PITCH, dtype=np.complex128, **options)
+
+
+def _convolutions(images, kernels):
+    """Σ_i x_i ∗ k_ci for images (B, C_in, H, W) and kernels (C_out, C_in, K, K)."""
+    return np.stack([[sum(scipy.signal.fftconvolve(x[i], k[i]) for i in range(len(x)))
+                      for k in kernels] for x in images])
+
+
+@pytest.mark.parametrize("multiplex", ["time", "tiled"])
+@pytest.mark.parametrize("readout", ["field", "intensity", "differential"])
+def test_channels_sum_coherently_and_land_in_their_regions(multiplex, readout):
+    """3 input × 4 output channels: each output region is −Σ_i x_i ∗ k_ci (times the laser
+    amplitude), its square, or the difference of the squared ± parts."""
+    rng = np.random.default_rng(11)
+    system = _ideal((96, 256), readout=readout, multiplex=multiplex)
+    images, kernels = rng.random((2, 3, 11, 12)), rng.standard_normal((4, 3, 3, 4))
+    layout = system.layout(3, 4, (11, 12), (3, 4))
+    frames = system.run(images, system.masks_from_kernels(kernels, layout), layout=layout)
+    amplitude = LASER.amplitude(system.shape, system.pitch)[0, 0]
+    assert frames.shape == (2, 4, 13, 15)
+    if readout == "field":
+        expected = -amplitude * _convolutions(images, kernels)
+    elif readout == "intensity":
+        expected = (amplitude * _convolutions(images, kernels)) ** 2
+    else:
+        positive = amplitude * _convolutions(images, np.maximum(kernels, 0))
+        negative = amplitude * _convolutions(images, np.maximum(-kernels, 0))
+        expected = positive ** 2 - negative ** 2
+    np.testing.assert_allclose(frames, expected, atol=1e-10 * np.abs(expected).max())
+
+
+def test_layout_that_does_not_fit_names_the_grid():
+    system = _ideal((64, 64), multiplex="tiled")
+    with pytest.raises(ValueError, match="grid_shape"):
+        system.layout(2, 9, (20, 20), (5, 5))
+
+
+def test_tiles_beyond_the_fourier_slm_replica_period_warn():
+    """A 4-sample Fourier-SLM pixel replicates the output every N/4 = 32 samples."""
+    fourier_pitch = WAVELENGTH * FOCAL / (128 * PITCH)
+    slm = SLM((32, 32), 4 * fourier_pitch, mode="phase", oversample=4)
+    system = FourF(LASER, Lens(FOCAL), Lens(FOCAL), 128, PITCH, fourier_slm=slm,
+                   multiplex="tiled")
+    with pytest.warns(SamplingWarning, match="replicas"):
+        system.layout(1, 9, (12, 12), (3, 3))
+
+
+def test_fourier_slm_of_the_wrong_pitch_names_it_and_the_matching_focal_length():
+    slm = SLM((64, 64), 8e-6, mode="phase")
+    with pytest.raises(ValueError, match="fourier_slm.*focal length"):
+        FourF(LASER, Lens(FOCAL), Lens(FOCAL), 64, PITCH, fourier_slm=slm)
+
+
+def test_input_slm_sets_the_grid_and_quantises_the_images():
+    """A 1-bit amplitude input SLM shows each image thresholded at one half."""
+    slm = SLM((40, 40), PITCH, mode="amplitude", bits=1)
+    system = FourF(LASER, Lens(FOCAL), Lens(FOCAL), input_slm=slm, dtype=np.complex128)
+    assert system.shape == (40, 40) and system.pitch == (PITCH, PITCH)
+    images = np.random.default_rng(2).random((3, 20, 20))
+    mask = np.ones(system.mask_shape)
+    expected = _ideal((40, 40)).run((images > 0.5).astype(float), mask)
+    np.testing.assert_allclose(system.run(images, mask), expected, rtol=1e-12, atol=1e-20)
+
+
+def test_phase_slm_error_shrinks_with_bit_depth():
+    """A random phase mask displayed at 2, 4 and 8 bits approaches the continuous one."""
+    fourier_pitch = WAVELENGTH * FOCAL / (64 * PITCH)
+    phase = np.random.default_rng(4).uniform(0, 2 * np.pi, (64, 64))
+    images = np.random.default_rng(5).random((2, 24, 24))
+    ideal = _ideal((64, 64)).run(images, np.exp(1j * phase))
+    errors = []
+    for bits in (2, 4, 8):
+        slm = SLM((64, 64), fourier_pitch, mode="phase", bits=bits)
+        system = FourF(LASER, Lens(FOCAL), Lens(FOCAL), 64, PITCH, fourier_slm=slm,
+                       dtype=np.complex128)
+        errors.append(np.linalg.norm(system.run(images, np.exp(1j * phase)) - ideal)
+                      / np.linalg.norm(ideal))
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] < 0.02
+
+
+def test_camera_frames_are_seeded_integers_and_differential_is_signed():
+    camera = Camera((48, 48), PITCH, exposure=1e-4, offset=50, gain=0.5, bits=12)
+    system = FourF(LASER, Lens(FOCAL), Lens(FOCAL), 64, PITCH, camera=camera,
+                   readout="differential")
+    kernel = np.random.default_rng(6).standard_normal((1, 1, 3, 3))
+    layout = system.layout(1, 1, (16, 16), (3, 3))
+    masks = system.masks_from_kernels(kernel, layout)
+    images = np.random.default_rng(7).random((2, 1, 16, 16))
+    first = system.run(images, masks, layout=layout, rng=3)
+    assert first.dtype == np.int32 and first.shape == (2, 1, 18, 18)
+    assert first.min() < 0 < first.max()
+    np.testing.assert_array_equal(first, system.run(images, masks, layout=layout, rng=3))
+    assert np.any(first != system.run(images, masks, layout=layout, rng=4))
+
+
+def test_mask_from_kernel_on_a_matched_fourier_slm_equals_the_grid_mask():
+    fourier_pitch = WAVELENGTH * FOCAL / (48 * PITCH)
+    slm = SLM((48, 48), fourier_pitch, mode="phase")
+    system = FourF(LASER, Lens(FOCAL), Lens(FOCAL), 48, PITCH, fourier_slm=slm,
+                   dtype=np.complex128)
+    kernel = np.random.default_rng(8).standard_normal((5, 4))
+    np.testing.assert_allclose(system.mask_from_kernel(kernel),
+                               _ideal((48, 48)).mask_from_kernel(kernel), atol=1e-12)
+    np.testing.assert_allclose(
+        system.kernel_from_mask(system.mask_from_kernel(kernel))[22:27, 22:26], kernel,
+        atol=1e-12)
+
+
+def test_gray_levels_drive_the_fourier_slm_directly():
+    fourier_pitch = WAVELENGTH * FOCAL / (32 * PITCH)
+    slm = SLM((32, 32), fourier_pitch, mode="phase", bits=6)
+    system = FourF(LASER, Lens(FOCAL), Lens(FOCAL), 32, PITCH, fourier_slm=slm)
+    mask = np.exp(1j * np.random.default_rng(9).uniform(0, 2 * np.pi, (32, 32)))
+    images = np.random.default_rng(10).random((12, 12))
+    np.testing.assert_array_equal(system.run(images, gray=system.fourier_gray(mask)),
+                                  system.run(images, mask))
