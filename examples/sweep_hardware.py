@@ -15,7 +15,6 @@ factor) and |x ∗ h|² computed digitally.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import tempfile
