@@ -164,6 +164,9 @@ class FourF:
             if layout is None or images.shape[1] != layout.in_channels:
                 raise ValueError(f"images of {images.shape[1]} input channels need a layout of "
                                  "as many input channels (FourF.layout)")
+            if self.input_slm is not None and self.input_slm.oversample != 1:
+                raise ValueError("a layout of several input channels needs an input_slm with "
+                                 "oversample 1 (the layout counts grid samples)")
             if images.shape[-2:] != layout.image_shape:
                 raise ValueError(f"images must be {layout.image_shape} as in the layout, got "
                                  f"{images.shape[-2:]}")
@@ -281,13 +284,19 @@ class FourF:
             displays = displays * self._fourier_pupil
         scale1 = self.pitch[0] * self.pitch[1] / (1j * self.wavelength * f1)
         row_factor = (scale1 * _centre_ramp(ny, self.dtype.str)).astype(self.dtype)
-        fft_order = fft.empty(displays.shape, self.dtype)
-        if not _kernels.mask_to_fft_order(np.ascontiguousarray(displays), row_factor,
-                                          _centre_ramp(nx, self.dtype.str), fft_order):
-            raise ValueError("mask contains NaN or infinite samples")
+        col_factor = _centre_ramp(nx, self.dtype.str)
+        displays = np.ascontiguousarray(displays, dtype=self.dtype)
         batch, count = spectrum.shape[0], displays.shape[0]
-        filtered = spectrum if count == 1 else fft.empty((batch, count, ny, nx), self.dtype)
-        _kernels.spectrum_times_masks(spectrum, fft_order, filtered.reshape(batch, count, ny, nx))
+        if count == 1:                                      # in place, no FFT-order copy
+            filtered = spectrum
+            valid = _kernels.filter_spectrum(spectrum, displays[0], row_factor, col_factor)
+        else:
+            fft_order = fft.empty(displays.shape, self.dtype)
+            valid = _kernels.mask_to_fft_order(displays, row_factor, col_factor, fft_order)
+            filtered = fft.empty((batch, count, ny, nx), self.dtype)
+            _kernels.spectrum_times_masks(spectrum, fft_order, filtered)
+        if not valid:
+            raise ValueError("mask contains NaN or infinite samples")
         # lens 2: its centre ramp cancels lens 1's, leaving an FFT, an fftshift and a scale
         filtered = _stack(filtered)
         fft.fft2(filtered, out=filtered)
@@ -315,10 +324,14 @@ class FourF:
         """
         stack, image_ndim = self._images(images, layout)
         lead = np.shape(mask if mask is not None else gray)[:-2]
-        displays = self.fourier_transmittance(*self._display_source(mask, gray))
+        masks, grays = self._display_source(mask, gray)
         if self.readout == "field":
-            frames = self._propagate(stack, displays).data
+            frames = self._propagate(stack, self.fourier_transmittance(masks, grays)).data
         else:
+            if self.fourier_slm is None and masks is not None:
+                displays = masks            # ideal: the fused pass checks it is finite
+            else:
+                displays = self.fourier_transmittance(masks, grays)
             frames = self.irradiance(stack, displays)
             if self.camera is not None:
                 frames = self.camera.capture_irradiance(frames, self.output_pitch,
@@ -356,7 +369,7 @@ class FourF:
                               tiled=self.multiplex == "tiled",
                               replica_period=self.replica_period)
 
-    def _mask_frequencies(self, axis: int) -> np.ndarray:
+    def mask_frequencies(self, axis: int) -> np.ndarray:
         """Positions of the mask samples along ``axis`` in Fourier-grid samples from the axis:
         integers on the grid, the pixel centres on a Fourier SLM."""
         n = self.shape[axis]
@@ -384,7 +397,7 @@ class FourF:
         factors = []
         for axis in (0, 1):
             taps = np.arange(kernel.shape[axis - 2]) - kernel.shape[axis - 2] // 2
-            phase = np.outer(self._mask_frequencies(axis), taps) / self.shape[axis]
+            phase = np.outer(self.mask_frequencies(axis), taps) / self.shape[axis]
             factors.append(np.exp(-2j * np.pi * phase))
         mask = np.einsum("yq,...qp,xp->...yx", factors[0], kernel, factors[1])
         return mask.astype(self.dtype)
@@ -397,10 +410,18 @@ class FourF:
         expected = (layout.out_channels, layout.in_channels) + tuple(layout.kernel_shape)
         if kernels.shape != expected:
             raise ValueError(f"kernels must have shape {expected}, got {kernels.shape}")
+        carrier = self.layout_carriers(layout)
         if self.readout == "differential":
             parts = readout.split_signed(kernels)
-            return np.stack([layout.masks(self.mask_from_kernel(p)) for p in parts], axis=1)
-        return layout.masks(self.mask_from_kernel(kernels))
+            return np.stack([layout.masks(self.mask_from_kernel(p), carrier) for p in parts],
+                            axis=1)
+        return layout.masks(self.mask_from_kernel(kernels), carrier)
+
+    def layout_carriers(self, layout: readout.Layout) -> np.ndarray:
+        """Carriers ``(C_out, C_in, *mask_shape)`` shifting each channel pair's kernel on this
+        system's Fourier-plane samples (:meth:`readout.Layout.carriers`)."""
+        frequencies = (self.mask_frequencies(0), self.mask_frequencies(1))
+        return layout.carriers(frequencies, self.shape)
 
     def kernel_from_mask(self, mask) -> np.ndarray:
         """The centred kernel on the input grid implemented by a Fourier mask (each Fourier-SLM

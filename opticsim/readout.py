@@ -99,15 +99,20 @@ class Layout:
             pattern[:, oy + sy:oy + sy + h, ox + sx:ox + sx + w] = images[:, channel]
         return pattern
 
-    def masks(self, pair_masks: np.ndarray) -> np.ndarray:
-        """Displayed masks from per-pair masks ``(C_out, C_in, h, w)`` (each the centred DFT of
-        its kernel): ``M_c = Σ_i M_ci·carrier(s_c − t_i)``, then, when tiled,
-        ``Σ_c M_c`` on one display. Returns ``(C_out, h, w)`` or ``(1, h, w)`` when tiled."""
-        shape = pair_masks.shape[-2:]
+    def carriers(self, frequencies, grid_shape) -> np.ndarray:
+        """Carrier ``(C_out, C_in, h, w)`` on each channel pair's mask: the shift theorem
+        ``exp(−i2π·κ·(s_c − t_i)/N)`` at the mask samples κ = ``frequencies`` ``(κ_y, κ_x)``,
+        in Fourier-grid samples from the axis (:meth:`FourF.mask_frequencies`)."""
         shifts = [(so[0] - si[0], so[1] - si[1])
                   for so in self.output_shifts for si in self.input_shifts]
-        ramps = carriers(shifts, shape).reshape(pair_masks.shape[:2] + tuple(shape))
-        combined = np.einsum("cihw,cihw->chw", pair_masks, ramps)
+        shape = (self.out_channels, self.in_channels, len(frequencies[0]), len(frequencies[1]))
+        return carriers(shifts, frequencies, grid_shape).reshape(shape)
+
+    def masks(self, pair_masks: np.ndarray, carrier: np.ndarray) -> np.ndarray:
+        """Displayed masks from per-pair masks ``(C_out, C_in, h, w)`` (each the centred DFT of
+        its kernel) and their :meth:`carriers`: ``M_c = Σ_i M_ci·carrier_ci``, then, when
+        tiled, ``Σ_c M_c`` on one display. Returns ``(C_out, h, w)`` or ``(1, h, w)``."""
+        combined = np.einsum("cihw,cihw->chw", pair_masks, carrier)
         return combined.sum(axis=0, keepdims=True) if self.tiled else combined
 
 
@@ -133,11 +138,14 @@ def layout(in_channels: int, out_channels: int, image_shape, kernel_shape, grid_
             f"grid_shape {tuple(grid_shape)} cannot hold {in_channels} input and "
             f"{out_channels} {'tiled' if tiled else 'time-multiplexed'} output channels of "
             f"{th}×{tw}-sample convolutions: {needed} samples are needed")
-    if replica_period is not None and (span[0] > replica_period[0] or span[1] > replica_period[1]):
+    if replica_period is not None and (needed[0] > replica_period[0]
+                                       or needed[1] > replica_period[1]):
         warnings.warn(
-            f"the outputs span {span} samples but the pixelated Fourier SLM replicates the "
-            f"output every {tuple(round(p, 2) for p in replica_period)} samples, so replicas "
-            "overlap the outputs; use fewer tiles, a finer Fourier SLM or time multiplexing",
+            f"the outputs and cross terms of {in_channels} input and {out_channels} output "
+            f"channels span {needed} samples, but the pixelated Fourier SLM replicates the "
+            f"output every {tuple(round(p, 2) for p in replica_period)} samples: replicas "
+            "overlap the outputs and kernel shifts beyond half that period alias; use fewer "
+            "channels, a Fourier SLM with less oversampling or time multiplexing",
             SamplingWarning, stacklevel=3)
     image_start = ((grid_shape[0] - image_shape[0]) // 2, (grid_shape[1] - image_shape[1]) // 2)
     base = (image_start[0] - kernel_shape[0] // 2, image_start[1] - kernel_shape[1] // 2)
@@ -154,14 +162,14 @@ def layout(in_channels: int, out_channels: int, image_shape, kernel_shape, grid_
                   tuple(starts), bool(tiled))
 
 
-def carriers(shifts, shape) -> np.ndarray:
-    """``(C, ny, nx)`` Fourier-plane carriers ``exp(−i2π(k − c)·s/N)`` that shift channel
-    ``c``'s kernel by ``s = (sy, sx)`` samples (centred DFT shift theorem), complex128."""
-    ky = np.arange(shape[0]) - shape[0] // 2
-    kx = np.arange(shape[1]) - shape[1] // 2
-    out = np.empty((len(shifts),) + tuple(shape), np.complex128)
+def carriers(shifts, frequencies, grid_shape) -> np.ndarray:
+    """``(C, h, w)`` carriers ``exp(−i2π·κ·s/N)`` that shift channel ``c``'s kernel by
+    ``s = (sy, sx)`` grid samples, at mask samples ``frequencies`` ``(κ_y, κ_x)`` (in
+    Fourier-grid samples from the axis) of an ``N = grid_shape`` grid, complex128."""
+    ky, kx = (np.asarray(k, np.float64) for k in frequencies)
+    out = np.empty((len(shifts), ky.size, kx.size), np.complex128)
     for channel, (sy, sx) in enumerate(shifts):
-        row = np.exp(-2j * np.pi * ((ky * sy) % shape[0]) / shape[0])
-        col = np.exp(-2j * np.pi * ((kx * sx) % shape[1]) / shape[1])
+        row = np.exp(-2j * np.pi * np.mod(ky * sy / grid_shape[0], 1.0))
+        col = np.exp(-2j * np.pi * np.mod(kx * sx / grid_shape[1], 1.0))
         out[channel] = row[:, None] * col[None, :]
     return out

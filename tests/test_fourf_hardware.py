@@ -1,5 +1,7 @@
 """FourF with SLMs, a camera, readout schemes and channel layouts, against digital convolution."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.signal
@@ -129,3 +131,23 @@ def test_gray_levels_drive_the_fourier_slm_directly():
     images = np.random.default_rng(10).random((12, 12))
     np.testing.assert_array_equal(system.run(images, gray=system.fourier_gray(mask)),
                                   system.run(images, mask))
+
+
+def test_carriers_shift_kernels_by_grid_samples_on_a_small_oversampled_fourier_slm():
+    """A 16-pixel panel at 2 samples per pixel covers 32 of the 48 Fourier samples: the tiled
+    point responses must still land on their layout regions, not at s·N/(P·oversample)."""
+    fourier_pitch = WAVELENGTH * FOCAL / (48 * PITCH)
+    slm = SLM((16, 16), 2 * fourier_pitch, mode="amplitude", bits=16, oversample=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplingWarning)        # 2 samples: no dead frame
+        system = FourF(LASER, Lens(FOCAL), Lens(FOCAL), 48, PITCH, fourier_slm=slm,
+                       readout="field", multiplex="tiled", dtype=np.complex128)
+    layout = system.layout(1, 2, (1, 1), (5, 5))
+    kernels = np.zeros((2, 1, 5, 5))
+    kernels[..., 2, 2] = 1                                      # a centred point kernel
+    masks = system.masks_from_kernels(kernels, layout)
+    frame = np.abs(system.upright(system.run(np.ones((1, 1)), masks[0])))
+    assert layout.starts[0] != layout.starts[1]
+    for row, col in layout.starts:
+        window = frame[row + 1:row + 4, col + 1:col + 4]
+        assert window[1, 1] == window.max() > 0.5 * frame.max()
