@@ -1,0 +1,61 @@
+"""The 4f correlator in PyTorch: the engine's physics, differentiable in the mask and the input.
+
+Every constant comes from the engine's element objects (:class:`~opticsim.FourF` and its
+``Laser``, ``Lens``, ``SLM`` and ``Camera``); only the array operations differ from the NumPy
+engine. Pure functions do the math (:func:`lens_ft`, :func:`fourf_field`, the kernel ↔ mask
+helpers, straight-through quantisers, ADC and noise); thin modules hold an element each
+(:class:`LensTransform`, :class:`SLMPanel`, :class:`CameraResponse`), and
+:class:`Optical4fConv` is the layer: channel layout → input SLM → lens 1 → Fourier SLM (the
+learnable masks) → lens 2 → camera → readout, as :meth:`FourF.run` with a layout.
+Conventions are the engine's: centred grids (index ``n//2`` on the axis), the lens transform
+``U(u) = 1/(iλf) Σ u(x) exp(−i2π x·u/(λf)) dx dy`` at pitch ``λf/(N·dx)``, amplitudes in
+√(W/m²).
+
+One frame through the 4f, for an image placed at row/column offset ``o`` on an ``N``-sample axis
+(centre ``c = N//2``), needs two FFTs and one product (the derivation folds the engine's
+:meth:`FourF.run` one step further)::
+
+    out = s1·s2 · FFT[ FFT_N(I·image) · ifftshift(M·P2) · exp(i2π(2c − o)·j/N) ]
+
+``FFT_N`` zero-pads the image at the end of each axis, ``j`` is the FFT-order index,
+``s1 = dx·dy/(iλf1)`` and ``s2 = du·dv/(iλf2)`` the two lens scales, ``I`` the illumination
+(laser × lens-1 pupil) over the image, ``P2`` the lens-2 pupil in the Fourier plane. The ramp
+moves the image to its centred place, folds in lens 1's centre ramp and replaces lens 2's
+fftshift, so the result equals ``lens_ft(lens_ft(u)·M·P2)`` sample for sample.
+"""
+
+from .conv import MASKS, SHOT_NOISE, Optical4fConv
+from .elements import CameraResponse, IdealFourF, LensTransform, SLMPanel, gaussian_smooth
+from .functional import (
+    adc,
+    axis_ramp,
+    centred_ramp,
+    complex_dtype,
+    embed_centred,
+    fourf_field,
+    fourf_transfer,
+    generator,
+    input_illumination,
+    intensity,
+    kernel_from_mask,
+    lens_ft,
+    mask_from_kernel,
+    masks_from_kernels,
+    nearest_index,
+    quantize,
+    read_noise,
+    real_dtype,
+    round_straight_through,
+    shot_noise,
+    straight_through,
+    uniform_levels,
+)
+
+__all__ = [
+    "CameraResponse", "IdealFourF", "LensTransform", "MASKS", "Optical4fConv", "SHOT_NOISE",
+    "SLMPanel", "adc", "axis_ramp", "centred_ramp", "complex_dtype", "embed_centred",
+    "fourf_field", "fourf_transfer", "gaussian_smooth", "generator", "input_illumination",
+    "intensity", "kernel_from_mask", "lens_ft", "mask_from_kernel", "masks_from_kernels",
+    "nearest_index", "quantize", "read_noise", "real_dtype", "round_straight_through",
+    "shot_noise", "straight_through", "uniform_levels",
+]

@@ -1,0 +1,311 @@
+"""The 4f convolution layer with learnable Fourier-plane masks."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+from opticsim import checks, readout
+from opticsim.checks import SamplingWarning
+from opticsim.fourf import FourF
+from opticsim.grid import invert
+
+from .elements import SHOT_NOISE, CameraResponse, SLMPanel, _cached
+from .functional import (
+    complex_dtype,
+    fourf_field,
+    fourf_transfer,
+    generator,
+    input_illumination,
+    intensity,
+    masks_from_kernels,
+)
+
+MASKS = ("phase", "amplitude", "complex")
+
+
+class Optical4fConv(nn.Module):
+    """A convolution layer computed by the 4f correlator ``fourf``, with learnable Fourier masks.
+
+    ``forward(images)`` takes ``(B, in_channels, H, W)`` images (amplitude transmittances, or
+    what the input SLM quantises) and returns each output channel's upright full linear
+    convolution ``(B, out_channels, H + K − 1, W + K − 1)`` as :meth:`FourF.run` with a
+    :meth:`FourF.layout` does (in camera pixels when there is a camera): input channels side
+    by side on the input plane, their contributions adding as fields on each output region;
+    output channels time-multiplexed (one frame each) or tiled on one Fourier-SLM display
+    (``fourf.multiplex``); irradiance (W/m²), digital numbers, their ± difference or the
+    complex field according to ``fourf.readout`` and ``fourf.camera``.
+
+    The learnable displays have shape ``(D, [2,] *fourf.mask_shape)``, D = out_channels
+    (time) or 1 (tiled), the ± axis for the differential readout. ``mask="phase"`` learns a
+    phase φ (transmittance exp(iφ)), ``"amplitude"`` a logit a (transmittance sigmoid(a)),
+    ``"complex"`` both; it must suit the Fourier SLM (a phase-only panel takes phases, an
+    amplitude or binary one amplitudes, a complex LUT anything).
+
+    With ``hardware`` every element of ``fourf`` acts as in the engine: both SLMs quantise
+    through their LUT (straight-through gradients; :meth:`export_gray` gives the Fourier-SLM
+    gray levels shown), and the camera adds shot and read noise and rounds in its ADC while
+    training, or in ``eval()`` when ``eval_noise`` (noise drawn from ``seed`` or a
+    ``generator`` passed to ``forward``). Without, the SLMs show their values unquantised
+    (pixel geometry, fill factor and fringing kept) and the camera reports its mean response.
+    ``image_shape`` fixes the image size (else each batch is laid out for its own size).
+    """
+
+    def __init__(self, fourf: FourF, in_channels: int, out_channels: int, kernel_size,
+                 mask: str = "phase", hardware: bool = True, *, image_shape=None,
+                 eval_noise: bool = False, shot_noise: str = "poisson", seed: int = 0):
+        super().__init__()
+        if not isinstance(fourf, FourF):
+            raise ValueError(f"fourf must be an opticsim.FourF, got {type(fourf).__name__}")
+        self.fourf = fourf
+        self.in_channels = checks.integer("in_channels", in_channels, 1)
+        self.out_channels = checks.integer("out_channels", out_channels, 1)
+        self.kernel_shape = checks.shape2("kernel_size", kernel_size)
+        if self.kernel_shape[0] > fourf.shape[0] or self.kernel_shape[1] > fourf.shape[1]:
+            raise ValueError(f"kernel_size {self.kernel_shape} does not fit the {fourf.shape} "
+                             "grid of fourf")
+        if mask not in MASKS:
+            raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")
+        if shot_noise not in SHOT_NOISE:
+            raise ValueError(f"shot_noise must be one of {SHOT_NOISE}, got {shot_noise!r}")
+        self.mask = mask
+        self.hardware = bool(hardware)
+        self.eval_noise = bool(eval_noise)
+        self.seed = checks.integer("seed", seed, 0)
+        wavelength = fourf.wavelength
+        self.input_panel = (None if fourf.input_slm is None
+                            else SLMPanel(fourf.input_slm, wavelength, fourf.shape))
+        self.fourier_panel = (None if fourf.fourier_slm is None
+                              else SLMPanel(fourf.fourier_slm, wavelength, fourf.shape))
+        self._check_mask_kind()
+        self.camera = None
+        if fourf.camera is not None and fourf.readout != "field":
+            self.camera = CameraResponse(fourf.camera, fourf.shape, fourf.output_pitch,
+                                         wavelength, shot_noise)
+        displays = 1 if fourf.multiplex == "tiled" else self.out_channels
+        shape = ((displays,) + ((2,) if fourf.readout == "differential" else ())
+                 + tuple(fourf.mask_shape))
+        if mask in ("phase", "complex"):
+            self.phase = nn.Parameter(torch.zeros(shape))
+        if mask in ("amplitude", "complex"):
+            self.amplitude_logit = nn.Parameter(torch.zeros(shape))
+        self._layouts, self._plans, self._constants, self._generators = {}, {}, {}, {}
+        self.image_shape = None
+        if image_shape is not None:
+            self.image_shape = self._image_shape("image_shape", image_shape)
+            self.layout(self.image_shape)
+
+    def _check_mask_kind(self):
+        panel = self.fourier_panel
+        if panel is None or panel.complex_levels:
+            return
+        wanted = "phase" if panel.phase_only else "amplitude"
+        if self.mask != wanted:
+            raise ValueError(f"mask must be {wanted!r} for fourf's {panel.slm.mode} Fourier SLM "
+                             f"(a real LUT displays {wanted}s only), got {self.mask!r}")
+
+    def _image_shape(self, name: str, shape) -> tuple[int, int]:
+        shape = checks.shape2(name, shape)
+        if shape[0] < self.kernel_shape[0] or shape[1] < self.kernel_shape[1]:
+            raise ValueError(f"{name} {shape} is smaller than kernel_size {self.kernel_shape}")
+        return shape
+
+    # --- layout -----------------------------------------------------------------------------
+
+    def layout(self, image_shape) -> readout.Layout:
+        """:meth:`FourF.layout` for images of ``image_shape``; ``ValueError`` naming ``fourf``
+        when its grid, input SLM or Fourier SLM cannot hold the channels."""
+        image_shape = self._image_shape("image_shape", image_shape)
+        if image_shape in self._layouts:
+            return self._layouts[image_shape]
+        fourf = self.fourf
+        channels = (f"{self.in_channels} input and {self.out_channels} output channels of "
+                    f"{image_shape} images and {self.kernel_shape} kernels")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SamplingWarning)
+            try:
+                layout = fourf.layout(self.in_channels, self.out_channels, image_shape,
+                                      self.kernel_shape)
+            except SamplingWarning as warning:
+                raise ValueError(
+                    f"fourf's Fourier SLM cannot hold {channels}: its pixels replicate the "
+                    f"output every {fourf.replica_period} samples ({warning})") from None
+            except ValueError as error:
+                raise ValueError(f"fourf cannot hold {channels}: {error}") from None
+        shifts = [abs(so[axis] - si[axis]) for so in layout.output_shifts
+                  for si in layout.input_shifts for axis in (0, 1)]
+        if fourf.fourier_slm is not None and max(shifts) >= min(fourf.replica_period) / 2:
+            raise ValueError(
+                f"fourf's Fourier SLM cannot hold {channels}: the layout shifts kernels by up "
+                f"to {max(shifts)} samples, but on its pixels a shift d and d ± "
+                f"{fourf.replica_period} samples show the same carrier, so shifts must stay "
+                "below half that period; use one input channel, fewer tiles or a Fourier SLM "
+                "of oversample 1")
+        if fourf.input_slm is not None and any(
+                g > p for g, p in zip(fourf.shape, fourf.input_slm.shape)):
+            raise ValueError(f"fourf's input SLM of {fourf.input_slm.shape} pixels cannot hold "
+                             f"the {fourf.shape} input pattern of the channel layout")
+        self._layouts[image_shape] = layout
+        return layout
+
+    def _plan(self, image_shape, device) -> dict:
+        """Index maps that place the input channels and cut the output regions (through the
+        engine's own ``Layout.place``, ``invert`` and ``Layout.extract``)."""
+        def build():
+            layout = self.layout(image_shape)
+            fourf = self.fourf
+            count = self.in_channels * image_shape[0] * image_shape[1]
+            numbers = np.arange(1, count + 1).reshape((1, self.in_channels) + image_shape)
+            place = layout.place(numbers, fourf.shape)[0]
+            frame_shape = fourf.shape if self.camera is None else fourf.camera.shape
+            scale = 1.0 if self.camera is None else fourf.output_pitch[1] / fourf.camera.pitch[1]
+            index = invert(np.arange(frame_shape[0] * frame_shape[1]).reshape(frame_shape))
+            regions = layout.extract(index if layout.tiled else index[None], fourf.shape, scale)
+            return {"place": torch.as_tensor(place.ravel(), device=device),
+                    "regions": torch.as_tensor(np.ascontiguousarray(regions).ravel(),
+                                               device=device),
+                    "region_shape": regions.shape[-2:]}
+        return _cached(self._plans, (tuple(image_shape), str(device)), build)
+
+    # --- constants ----------------------------------------------------------------------------
+
+    def _tensors(self, device, dtype) -> dict:
+        """Transfer factor and illumination as tensors; a uniform real illumination (flat beam,
+        no lens-1 aperture) is folded into the transfer factor."""
+        def build():
+            transfer = fourf_transfer(self.fourf, self.fourf.shape)
+            illumination = input_illumination(self.fourf)
+            uniform = not np.any(illumination.imag) and np.ptp(illumination.real) == 0
+            if uniform:
+                transfer = transfer * illumination.real.flat[0]
+            cdtype = complex_dtype(dtype)
+            return {"transfer": torch.as_tensor(transfer).to(device, cdtype),
+                    "illumination": None if uniform else
+                    torch.as_tensor(illumination).to(device, cdtype)}
+        return _cached(self._constants, (str(device), dtype), build)
+
+    def _parameter(self) -> torch.Tensor:
+        return self.phase if self.mask != "amplitude" else self.amplitude_logit
+
+    # --- masks --------------------------------------------------------------------------------
+
+    def transmittance(self) -> torch.Tensor:
+        """The ideal (unquantised) complex transmittance of each display ``(D, [2,] h, w)``."""
+        if self.mask == "phase":
+            return torch.exp(1j * self.phase)
+        amplitude = torch.sigmoid(self.amplitude_logit)
+        if self.mask == "amplitude":
+            return amplitude.to(complex_dtype(amplitude.dtype))
+        return amplitude * torch.exp(1j * self.phase)
+
+    def display_values(self) -> torch.Tensor:
+        """What the Fourier SLM is asked to show ``(D, [2,] h, w)``: phases (rad) for a
+        phase-only panel, amplitudes for an amplitude panel, else complex transmittances."""
+        panel = self.fourier_panel
+        if panel is None or panel.complex_levels:
+            return self.transmittance()
+        return self.phase if panel.phase_only else torch.sigmoid(self.amplitude_logit)
+
+    def export_gray(self) -> np.ndarray:
+        """Fourier-SLM gray levels ``(D, [2,] h, w)`` (uint8 up to 8 bits, else uint16) of the
+        displays: what the hardware layer shows, and what ``FourF.run(gray=...)`` and a mask
+        export take."""
+        if self.fourier_panel is None:
+            raise ValueError("export_gray needs fourf to have a fourier_slm")
+        slm = self.fourier_panel.slm
+        gray = self.fourier_panel.gray(self.display_values().detach())
+        return gray.cpu().numpy().astype(np.uint8 if slm.bits <= 8 else np.uint16)
+
+    def displays(self) -> torch.Tensor:
+        """Fourier-plane transmittances on the grid ``(D·[2], ny, nx)``, one per frame."""
+        values = self.display_values()
+        values = values.reshape((-1,) + values.shape[-2:])
+        if self.fourier_panel is None:
+            return values
+        return self.fourier_panel(values, quantise=self.hardware)
+
+    @torch.no_grad()
+    def set_kernels(self, kernels, image_shape=None) -> float:
+        """Set the displays to show ``kernels`` ``(out_channels, in_channels, Ky, Kx)`` (e.g. a
+        trained digital layer's) on the layout for ``image_shape`` (default the layer's):
+        :func:`masks_from_kernels` divided by its largest modulus ``s`` (a passive SLM
+        transmits at most 1), keeping the phase, the amplitude or both as the mask kind allows.
+        Returns ``s``: the output field is the convolution divided by ``s``."""
+        image_shape = self.image_shape if image_shape is None else image_shape
+        if image_shape is None:
+            raise ValueError("image_shape must be given: the layer has no fixed image_shape")
+        kernels = torch.as_tensor(kernels).detach().cpu()
+        kernels = kernels.to(torch.complex128 if kernels.is_complex() else torch.float64)
+        masks = masks_from_kernels(self.fourf, kernels, self.layout(image_shape))
+        scale = float(masks.abs().max())
+        if scale == 0:
+            raise ValueError("kernels must not be all zero")
+        masks = masks / scale
+        parameter = self._parameter()
+        if self.mask != "amplitude":
+            self.phase.copy_(masks.angle().to(parameter))
+        if self.mask != "phase":
+            amplitude = masks.abs().clamp(1e-6, 1 - 1e-6)
+            self.amplitude_logit.copy_(torch.logit(amplitude).to(parameter))
+        return scale
+
+    # --- forward ------------------------------------------------------------------------------
+
+    @property
+    def noise(self) -> bool:
+        """Whether the camera adds noise now: hardware on, a camera, and training (or
+        ``eval_noise``)."""
+        return self.hardware and self.camera is not None and (self.training or self.eval_noise)
+
+    def _generator(self, device) -> torch.Generator:
+        return _cached(self._generators, str(device), lambda: generator(self.seed, device))
+
+    def _check_images(self, images) -> torch.Tensor:
+        if not torch.is_tensor(images) or images.ndim != 4:
+            raise ValueError(f"images must be a (B, in_channels, H, W) tensor, got "
+                             f"{tuple(getattr(images, 'shape', ()))}")
+        if images.is_complex() or not images.is_floating_point():
+            raise ValueError(f"images must be real floating point, got {images.dtype}")
+        if images.shape[1] != self.in_channels:
+            raise ValueError(f"images have {images.shape[1]} channels but in_channels is "
+                             f"{self.in_channels}")
+        shape = tuple(images.shape[-2:])
+        if shape[0] < self.kernel_shape[0] or shape[1] < self.kernel_shape[1]:
+            raise ValueError(f"images of {shape} samples are smaller than kernel_size "
+                             f"{self.kernel_shape}")
+        if self.image_shape is not None and shape != self.image_shape:
+            raise ValueError(f"images must be {self.image_shape} (image_shape), got {shape}")
+        return images.to(self._parameter().dtype)
+
+    def forward(self, images: torch.Tensor, generator: torch.Generator | None = None
+                ) -> torch.Tensor:
+        images = self._check_images(images)
+        batch, device, real = images.shape[0], images.device, images.dtype
+        fourf = self.fourf
+        plan = self._plan(tuple(images.shape[-2:]), device)
+        tensors = self._tensors(device, real)
+        flat = torch.cat([images.new_zeros(batch, 1), images.reshape(batch, -1)], dim=1)
+        pattern = flat[:, plan["place"]].reshape((batch,) + fourf.shape)       # channel layout
+        if self.input_panel is None:
+            source = pattern.to(complex_dtype(real))
+        else:
+            source = self.input_panel(pattern, quantise=self.hardware)          # input SLM
+        if tensors["illumination"] is not None:
+            source = source * tensors["illumination"]                           # laser, pupil 1
+        output = fourf_field(source[:, None], self.displays(), tensors["transfer"],
+                             fourf.shape)                                       # lens, SLM, lens
+        if fourf.readout == "field":
+            frames = output
+        else:
+            frames = intensity(output)
+            if self.camera is not None:                                         # camera
+                noise = self.noise
+                stream = (generator or self._generator(device)) if noise else None
+                frames = self.camera(frames, noise, stream)
+        if fourf.readout == "differential":
+            frames = frames[:, 0::2] - frames[:, 1::2]
+        regions = frames.reshape(frames.shape[:2] + (-1,))[..., plan["regions"]]
+        return regions.reshape((batch, self.out_channels) + tuple(plan["region_shape"]))
