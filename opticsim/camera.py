@@ -2,8 +2,9 @@
 
 Light to digital numbers, per pixel: the irradiance is integrated over the pixel's active area
 (a centred square of side √FF·p), giving ``μ_p = A·E·t·λ/(hc)`` photons; ``η·μ_p`` photo-electrons
-plus ``μ_I·t`` dark electrons with Poisson shot noise, Gaussian read noise, full-well clipping,
-system gain ``K`` (DN/e⁻), black-level offset, ADC rounding and clipping to ``0 … 2^bits − 1``.
+plus ``μ_I·t`` dark electrons with Poisson shot noise (its skewed normal approximation from
+1000 e⁻), Gaussian read noise, full-well clipping, system gain ``K`` (DN/e⁻), black-level
+offset, ADC rounding and clipping to ``0 … 2^bits − 1``.
 The camera grid is centred on the optical axis like every grid (pixel ``n // 2`` is on axis).
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import KW_ONLY, dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 
@@ -59,6 +60,13 @@ def pixel_overlaps(samples: int, sample_pitch: float, pixels: int, pixel_pitch: 
     cells = start[:, None] + np.arange(width)[None, :]
     covered = np.minimum(cells + 1, right[:, None]) - np.maximum(cells, left[:, None])
     return start, np.clip(covered, 0.0, None) * sample_pitch
+
+
+def _one_sample_each(band) -> bool:
+    """True when the band of :func:`pixel_overlaps` gives every pixel one sample, the next
+    pixel the next sample."""
+    start, weight = band
+    return weight.shape[1] == 1 and bool(np.all(np.diff(start) == 1))
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,17 +206,40 @@ class Camera:
 
     # --- light to electrons -----------------------------------------------------------------
 
+    def _overlaps(self, samples: tuple[int, int], pitch: tuple[float, float]):
+        """The banded overlaps (:func:`pixel_overlaps`) of the pixels' active areas with the
+        cells of a ``samples`` grid at ``pitch``, for rows and for columns."""
+        active = math.sqrt(self.fill_factor)
+        return tuple(pixel_overlaps(n, p, c, q, active * q)
+                     for n, p, c, q in zip(samples, pitch, self.shape, self.pitch))
+
     def _power(self, irradiance: np.ndarray, pitch: tuple[float, float]) -> np.ndarray:
         """Power (W) on each pixel's active area, ``(..., *shape)`` float64."""
-        active = math.sqrt(self.fill_factor)
-        rows = pixel_overlaps(irradiance.shape[-2], pitch[0], self.shape[0], self.pitch[0],
-                              active * self.pitch[0])
-        cols = pixel_overlaps(irradiance.shape[-1], pitch[1], self.shape[1], self.pitch[1],
-                              active * self.pitch[1])
-        stack = np.ascontiguousarray(irradiance.reshape((-1,) + irradiance.shape[-2:]))
-        power = np.empty((stack.shape[0],) + self.shape)
-        _kernels.integrate_pixels(stack, *rows, *cols, power)
+        stack = irradiance.reshape((-1,) + irradiance.shape[-2:])
+        power = self._integrated(stack, *self._overlaps(stack.shape[-2:], pitch))
         return power.reshape(irradiance.shape[:-2] + self.shape)
+
+    def _integrated(self, stack: np.ndarray, rows, cols) -> np.ndarray:
+        """Power (W) on each pixel of the irradiance ``stack`` (W/m²) through the overlap
+        bands ``rows`` and ``cols``, ``(B, *shape)``, a block of pixel rows per task."""
+        stack = np.ascontiguousarray(stack)
+        power = np.empty((stack.shape[0],) + self.shape)
+        _kernels.run_tasks(
+            partial(_kernels.integrate_pixels, stack[b:b + 1], rows[0][start:stop],
+                    rows[1][start:stop], *cols, power[b:b + 1, start:stop])
+            for b, start, stop in _kernels.row_blocks(*power.shape))
+        return power
+
+    def _collected(self, stack: np.ndarray, pitch: tuple[float, float]):
+        """What each pixel integrates, as :func:`_kernels.shot_read_adc` reads it: the
+        irradiance ``stack`` itself and each pixel's active lengths (m) when every pixel
+        covers one sample, else the power (W) with unit lengths."""
+        rows, cols = self._overlaps(stack.shape[-2:], pitch)
+        if _one_sample_each(rows) and _one_sample_each(cols):
+            window = stack[:, rows[0][0]:rows[0][0] + self.shape[0],
+                           cols[0][0]:cols[0][0] + self.shape[1]]
+            return window, rows[1][:, 0].copy(), cols[1][:, 0].copy()
+        return self._integrated(stack, rows, cols), np.ones(self.shape[0]), np.ones(self.shape[1])
 
     def _photons(self, irradiance, pitch, wavelength, exposure) -> np.ndarray:
         photons = self._power(irradiance, pitch)
@@ -246,6 +277,10 @@ class Camera:
         electrons) + DSNU + N(0, σ_d0²) → clip at the full well → ×K → + offset → round → clip
         to ``0 … 2^bits − 1``, random only through ``rng`` (int seed or ``np.random.Generator``;
         None draws fresh entropy); the same seed gives the same frames on any thread count.
+        From a mean of 1000 e⁻ (``_kernels.POISSON_EXACT_BELOW``) a pixel's shot and read
+        noise are one normal draw of the same mean, variance and skewness, whose distribution
+        differs from Poisson + normal by O(1/μ) and has no lattice of whole electrons (which
+        any read noise above ~0.5 e⁻ hides anyway); below, the Poisson count is exact.
         With ``noise=False`` the result is the noise-free response in DN as float64, not
         rounded: ``clip(offset + K·min(μ_e + μ_I·t + DSNU, full_well), 0, 2^bits − 1)``; it is
         the mean of the noisy frames wherever no pixel clips and the temporal noise exceeds
@@ -265,20 +300,39 @@ class Camera:
                              checks.positive("wavelength", wavelength), self._exposure(exposure),
                              rng, noise)
 
+    def _capture_trusted(self, irradiance, pitch, wavelength: float, exposure=None,
+                         rng=None) -> np.ndarray:
+        """Noisy :meth:`capture_irradiance` of an irradiance the engine computed (finite,
+        >= 0), without the validation pass over it."""
+        return self._capture(irradiance, pitch, wavelength, self._exposure(exposure), rng, True)
+
     def _capture(self, irradiance, pitch, wavelength, exposure, rng, noise) -> np.ndarray:
-        electrons = self._photoelectrons(irradiance, pitch, wavelength, exposure)
-        electrons += self.dark_electrons(exposure)
         if not noise:
+            electrons = self._photoelectrons(irradiance, pitch, wavelength, exposure)
+            electrons += self.dark_electrons(exposure)
             signal = np.minimum(electrons + self.dsnu_pattern, self.full_well)
             return np.clip(self.offset + self.gain * signal, 0.0, self.max_level)
-        stack = electrons.reshape((-1,) + self.shape)
-        rows = stack.shape[0] * self.shape[0]
-        seeds = np.random.default_rng(rng).choice(2 ** 32, size=rows, replace=False)
-        frames = np.empty(stack.shape, self.dtype)
-        _kernels.shot_read_adc(stack, self.dsnu_pattern, seeds.astype(np.uint32),
-                               self.read_noise, self.full_well, self.gain, self.offset,
-                               self.max_level, frames)
-        return frames.reshape(electrons.shape)
+        stack = irradiance.reshape((-1,) + irradiance.shape[-2:])
+        signal, row_length, col_length = self._collected(stack, pitch)
+        ny = self.shape[0]
+        states = np.ones((stack.shape[0] * ny, 4), np.uint64)     # an SFC64 stream per row:
+        states[:, :3] = np.random.default_rng(rng).integers(0, 2 ** 64, (len(states), 3),
+                                                            np.uint64)    # a, b, c; counter 1
+        prnu = self.prnu_pattern if self.prnu else np.empty((0, 0))
+        dsnu = self.dsnu_pattern if self.dsnu else np.empty((0, 0))
+        frames = np.empty((stack.shape[0],) + self.shape, self.dtype)
+        photons = exposure / photon_energy(wavelength)
+        dark = self.dark_electrons(exposure)
+
+        def rows(b, start, stop):           # rows start:stop of frame b
+            return partial(
+                _kernels.shot_read_adc, signal[b:b + 1, start:stop], row_length[start:stop],
+                col_length, photons, self.qe, prnu[start:stop], dark, dsnu[start:stop],
+                states[b * ny + start:b * ny + stop], self.read_noise, self.full_well, self.gain,
+                self.offset, self.max_level, frames[b:b + 1, start:stop])
+
+        _kernels.run_tasks(rows(*block) for block in _kernels.row_blocks(*frames.shape))
+        return frames.reshape(irradiance.shape[:-2] + self.shape)
 
     # --- EMVA 1288 figures (at the camera's exposure, mean pixel) ---------------------------
 

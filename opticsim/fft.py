@@ -4,12 +4,15 @@ All transforms act on the last two axes and are unnormalised in both directions:
 ``fft2(x)[k] = Σ_n x[n]·exp(−2πi·nk/N)`` and ``fft2(x, inverse=True)`` uses ``exp(+2πi·nk/N)``.
 Plans are made once per (shape, dtype, direction) and per thread, and FFTW wisdom is kept
 in a cache file so a second run plans instantly. Planning effort and threads only change
-speed, never results beyond rounding.
+speed, never results beyond rounding. Large arrays from :func:`empty` start on a page and
+reuse the buffers of arrays this thread has dropped, which are usually still in cache.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -29,6 +32,12 @@ ALIGNMENT = pyfftw.simd_alignment if pyfftw is not None else 64
 # Below this many samples per transform, estimated plans are as fast as measured ones
 # and one thread beats two.
 _MEASURE_SIZE = 128 * 128
+# Arrays of at least _POOL_MIN_BYTES start on a page and come from a per-thread pool of at
+# most _POOL_COUNT recycled buffers and _POOL_BYTES.
+_PAGE = 4096
+_POOL_MIN_BYTES = 1 << 18
+_POOL_COUNT = 32
+_POOL_BYTES = 256 << 20
 
 
 def threads() -> int:
@@ -39,13 +48,62 @@ def threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def empty(shape, dtype) -> np.ndarray:
-    """An uninitialised C-contiguous array aligned for SIMD FFTs."""
+def plan_threads(shape) -> int:
+    """Threads a transform over the last two axes of ``shape`` runs on: one for small
+    planes, where starting a second thread costs more than it saves, else :func:`threads`."""
+    return threads() if shape[-1] * shape[-2] >= _MEASURE_SIZE else 1
+
+
+class _Pool(threading.local):
+    """Per-thread buffers of large arrays, handed out again once no array uses them.
+
+    A new large array lands on memory that is in no cache (and may page-fault); the buffer of
+    an array its caller has already dropped is usually still cached. A buffer is free when
+    only the pool refers to it: every view of an array keeps the array's base buffer alive.
+    """
+
+    def __init__(self):
+        self.buffers = []                       # most recently handed out first
+        self.free_count = _references([np.empty(1, np.uint8)], 0)
+
+    def take(self, size: int) -> np.ndarray:
+        for index in range(len(self.buffers)):     # no local name may hold a buffer here
+            if (self.buffers[index].size == size
+                    and _references(self.buffers, index) == self.free_count):
+                self.buffers.insert(0, self.buffers.pop(index))
+                return self.buffers[0]
+        self.buffers.insert(0, np.empty(size, np.uint8))
+        total = sum(buffer.size for buffer in self.buffers)
+        while len(self.buffers) > 1 and (total > _POOL_BYTES or len(self.buffers) > _POOL_COUNT):
+            total -= self.buffers.pop().size    # forgotten; arrays still using it keep it
+        return self.buffers[0]
+
+
+def _references(buffers: list, index: int) -> int:
+    """Reference count of ``buffers[index]`` as seen here; the pool compares it with the count
+    of a buffer nothing else holds, measured through this same function."""
+    return sys.getrefcount(buffers[index])
+
+
+_POOL = _Pool()
+
+
+def _allocate(shape, dtype, pooled: bool) -> np.ndarray:
     dtype = np.dtype(dtype)
-    count = int(np.prod(shape, dtype=np.int64))
-    raw = np.empty(count * dtype.itemsize + ALIGNMENT, dtype=np.uint8)
-    start = (-raw.ctypes.data) % ALIGNMENT
-    return raw[start:start + count * dtype.itemsize].view(dtype).reshape(shape)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes >= _POOL_MIN_BYTES:
+        raw = _POOL.take(nbytes + _PAGE) if pooled else np.empty(nbytes + _PAGE, np.uint8)
+        start = (-raw.ctypes.data) % _PAGE
+    else:
+        raw = np.empty(nbytes + ALIGNMENT, np.uint8)
+        start = (-raw.ctypes.data) % ALIGNMENT
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def empty(shape, dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array aligned for SIMD FFTs; from 256 KiB on, it starts
+    on a page, in a buffer of this thread's that no earlier array of the size uses any more."""
+    return _allocate(tuple(shape), dtype, pooled=True)
 
 
 def zeros(shape, dtype) -> np.ndarray:
@@ -57,7 +115,11 @@ def zeros(shape, dtype) -> np.ndarray:
 
 def is_aligned(array: np.ndarray) -> bool:
     """True when ``array`` is C-contiguous and starts on a SIMD boundary."""
-    return array.flags.c_contiguous and array.ctypes.data % ALIGNMENT == 0
+    if not array.flags.c_contiguous:
+        return False
+    if pyfftw is not None:
+        return pyfftw.is_byte_aligned(array, ALIGNMENT)      # ~20x faster than .ctypes
+    return array.ctypes.data % ALIGNMENT == 0
 
 
 def _wisdom_path() -> Path:
@@ -89,16 +151,19 @@ def _save_wisdom() -> None:
 
 
 class _Plans(threading.local):
-    """Per-thread cache of FFTW objects and their aligned scratch output arrays."""
+    """Per-thread cache of FFTW objects, each with the arrays it was planned on."""
 
     def __init__(self):
         self.plans = {}
         self.wisdom_loaded = False
 
-    def get(self, shape, dtype, inverse: bool, inplace: bool, aligned: bool):
-        key = (shape, dtype.str, inverse, inplace, aligned)
-        plan = self.plans.get(key)
-        if plan is None:
+    def get(self, shape, dtype, inverse: bool, inplace: bool, aligned: bool,
+            axes=(-2, -1), band=None):
+        """The plan over ``axes`` of arrays of ``shape`` (or of rows ``band[0]:band[1]`` of
+        them) and its own (source, target) arrays."""
+        key = (shape, dtype.str, inverse, inplace, aligned, axes, band)
+        entry = self.plans.get(key)
+        if entry is None:
             if not self.wisdom_loaded:
                 _load_wisdom()
                 self.wisdom_loaded = True
@@ -106,33 +171,55 @@ class _Plans(threading.local):
             flags = ["FFTW_MEASURE" if size >= _MEASURE_SIZE else "FFTW_ESTIMATE"]
             if not aligned:
                 flags.append("FFTW_UNALIGNED")
-            source = empty(shape, dtype)
-            target = source if inplace else empty(shape, dtype)
+            source = _allocate(shape, dtype, pooled=False)
+            target = source if inplace else _allocate(shape, dtype, pooled=False)
+            if band is not None:
+                source, target = source[..., band[0]:band[1], :], target[..., band[0]:band[1], :]
             plan = pyfftw.FFTW(
-                source, target, axes=(-2, -1),
+                source, target, axes=axes,
                 direction="FFTW_BACKWARD" if inverse else "FFTW_FORWARD",
-                flags=flags, threads=threads() if size >= _MEASURE_SIZE else 1)
-            self.plans[key] = plan
+                flags=flags, threads=plan_threads(shape))
+            entry = self.plans[key] = (plan, (source, target))
             if "FFTW_MEASURE" in flags:
                 _save_wisdom()
-        return plan
+        return entry
 
 
 _PLANS = _Plans()
 
 
-def fft2(x: np.ndarray, *, inverse: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+def _canonical(array: np.ndarray) -> np.ndarray:
+    """A C-contiguous array as a view with the standard strides: axes of length 1 may carry
+    any stride, but a plan only accepts the strides it was made for."""
+    stride, standard = array.itemsize, ()
+    for n in reversed(array.shape):
+        standard = (stride,) + standard
+        stride *= n
+    return array if array.strides == standard else array.reshape(-1).reshape(array.shape)
+
+
+def fft2(x: np.ndarray, *, inverse: bool = False, out: np.ndarray | None = None,
+         rows: tuple[int, int] | None = None) -> np.ndarray:
     """Unnormalised 2-D DFT over the last two axes of a complex array.
 
-    ``out`` may be ``x`` itself (in place) or another array of the same shape and dtype;
-    when omitted a new aligned array is returned. Leading axes are a batch.
+    ``out`` may be ``x`` itself (in place) or another C-contiguous array of the same shape and
+    dtype; when omitted a new aligned array is returned. Leading axes are a batch. Nothing is
+    copied on the way, except a non-contiguous ``x``, which FFTW cannot read (arrays of the
+    engine are always contiguous); misaligned arrays run an ``FFTW_UNALIGNED`` plan.
+
+    ``rows=(start, stop)`` says that ``x`` is zero outside those rows of every plane, as a
+    zero-padded input is. An in-place transform then prunes: the row transforms run on that
+    band only (the others are transforms of zeros), the column transforms on everything.
     """
     if x.dtype not in (np.complex64, np.complex128):
         raise ValueError(f"x must be complex64 or complex128, got {x.dtype}")
     if out is None:
         out = empty(x.shape, x.dtype)
-    elif out.shape != x.shape or out.dtype != x.dtype:
-        raise ValueError(f"out must have shape {x.shape} and dtype {x.dtype}")
+    elif out.shape != x.shape or out.dtype != x.dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous array of shape {x.shape} and dtype "
+                         f"{x.dtype}")
+    elif out is not x and np.may_share_memory(x, out) and out.ctypes.data != x.ctypes.data:
+        raise ValueError("out must be x itself or not overlap it")
     if pyfftw is None:
         transform = scipy.fft.ifft2 if inverse else scipy.fft.fft2
         norm = "forward" if inverse else "backward"
@@ -140,12 +227,33 @@ def fft2(x: np.ndarray, *, inverse: bool = False, out: np.ndarray | None = None)
         return out
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
-    inplace = out.ctypes.data == x.ctypes.data
+    inplace = out is x or (np.may_share_memory(x, out) and out.ctypes.data == x.ctypes.data)
+    x, out = _canonical(x), _canonical(out)
+    if inplace and _prunable(x, rows):
+        band = (int(rows[0]), int(rows[1]))
+        aligned = is_aligned(x) and band[0] * x.shape[-1] * x.itemsize % ALIGNMENT == 0
+        part = x[..., band[0]:band[1], :]
+        _execute(_PLANS.get(x.shape, x.dtype, inverse, True, aligned, (-1,), band), part, part)
+        _execute(_PLANS.get(x.shape, x.dtype, inverse, True, is_aligned(x), (-2,)), x, x)
+        return out
     aligned = is_aligned(x) and is_aligned(out)
-    plan = _PLANS.get(x.shape, x.dtype, inverse, inplace, aligned)
-    plan.update_arrays(x, out)
-    plan.execute()
+    _execute(_PLANS.get(x.shape, x.dtype, inverse, inplace, aligned), x, out)
     return out
+
+
+def _prunable(x: np.ndarray, rows) -> bool:
+    """True when pruning to ``rows`` saves time: the band is at most 3/4 of the plane."""
+    if rows is None:
+        return False
+    start, stop = rows
+    return 0 <= start < stop <= x.shape[-2] and 4 * (stop - start) <= 3 * x.shape[-2]
+
+
+def _execute(entry, source: np.ndarray, target: np.ndarray) -> None:
+    plan, own = entry
+    plan.update_arrays(source, target)
+    plan.execute()
+    plan.update_arrays(*own)        # hold no reference to the caller's arrays
 
 
 class _Scratch(threading.local):
@@ -160,7 +268,7 @@ class _Scratch(threading.local):
         if array is None:
             if len(self.arrays) >= 8:
                 self.arrays.clear()
-            array = self.arrays[key] = empty(shape, dtype)
+            array = self.arrays[key] = _allocate(key[0], dtype, pooled=False)
         return array
 
 

@@ -23,8 +23,11 @@ from .field import Field
 from .grid import embed_centred, focal_pitch, invert, place_centred
 from .laser import Laser
 from .lens import Lens
-from .propagate import _centre_ramp, _stack, lens_ft
+from .propagate import _stack, lens_ft
 from .slm import SLM
+
+# Frames the fused path carries through its passes at a time: a few MiB, so they stay in cache.
+_CHUNK_BYTES = 4 << 20
 
 
 def _element(name: str, value, kind, optional: bool = True):
@@ -183,18 +186,29 @@ class FourF:
         laser × lens-1 pupil × the image (amplitude transmittance; with an ``input_slm``,
         the values it quantises with ``to_gray``), centred."""
         stack, _ = self._images(images, None)
-        if self.input_slm is None:
-            data = fft.empty((stack.shape[0],) + self.shape, self.dtype)
-            offset = place_centred(stack.shape[-2:], self.shape)
-            if not _kernels.encode_amplitude(stack, self._illumination, *offset, data):
-                raise ValueError("images contain NaN or infinite samples")
-        else:
-            gray = self.input_slm.to_gray(stack, self.wavelength)
-            panel = self.input_slm.transmittance(gray, self.pitch, self.wavelength,
-                                                 dtype=self.dtype)
-            data = fft.empty((stack.shape[0],) + self.shape, self.dtype)
-            np.multiply(embed_centred(panel, self.shape), self._illumination, out=data)
+        data = fft.empty((stack.shape[0],) + self.shape, self.dtype)
+        self._encode(stack, data)
         return Field._trusted(data, self.pitch, self.wavelength)
+
+    def _encode(self, stack: np.ndarray, out: np.ndarray) -> tuple[int, int] | None:
+        """Write the input-plane field of the ``(B, H, W)`` image ``stack`` into ``out``;
+        returns the rows outside which it is zero when they are known."""
+        if self.input_slm is None:
+            offset = place_centred(stack.shape[-2:], self.shape)
+            if not _kernels.encode_amplitude(stack, self._illumination, *offset, out):
+                raise ValueError("images contain NaN or infinite samples")
+            return offset[0], offset[0] + stack.shape[-2]
+        self.input_slm.encode(stack, self._illumination, self.pitch, self.wavelength, out=out)
+        return self._lit_rows(stack.shape[-2])
+
+    def _lit_rows(self, height: int) -> tuple[int, int]:
+        """Rows outside which the input SLM's field is zero: those of images ``height`` pixels
+        high where gray 0 is dark and nothing fringes, else those of the panel."""
+        slm, rows = self.input_slm, self.shape[0]
+        top, span = (rows - slm.sample_shape[0]) // 2, slm.sample_shape[0]
+        if slm.crosstalk == 0 and slm.levels(self.wavelength)[0] == 0:
+            top, span = top + (slm.shape[0] - height) // 2 * slm.oversample, height * slm.oversample
+        return max(top, 0), min(top + span, rows)
 
     # --- the Fourier plane ----------------------------------------------------------------
 
@@ -273,39 +287,56 @@ class FourF:
 
     def irradiance(self, images, displays) -> np.ndarray:
         """Irradiance ``(B, D, ny, nx)`` (W/m²) in the output plane for ``(B, H, W)`` images
-        through ``(D, ny, nx)`` Fourier transmittances: two FFTs and three fused passes."""
+        through ``(D, ny, nx)`` Fourier transmittances: two FFTs and three fused passes, a few
+        frames at a time so that their samples stay in cache from one pass to the next."""
+        stack, _ = self._images(images, None)
         ny, nx = self.shape
-        f1, f2 = self.lens1.focal_length, self.lens2.focal_length
-        # laser × input SLM, then lens 1 as an FFT in array order
-        spectrum = self.input_field(images).data
-        fft.fft2(spectrum, out=spectrum)
-        # Fourier SLM (and lens-2 pupil) moved to FFT order, lens-1 scale folded in
-        if self._fourier_pupil is not None:
+        if self._fourier_pupil is not None:                             # lens-2 aperture
             displays = displays * self._fourier_pupil
-        scale1 = self.pitch[0] * self.pitch[1] / (1j * self.wavelength * f1)
-        row_factor = (scale1 * _centre_ramp(ny, self.dtype.str)).astype(self.dtype)
-        col_factor = _centre_ramp(nx, self.dtype.str)
         displays = np.ascontiguousarray(displays, dtype=self.dtype)
-        batch, count = spectrum.shape[0], displays.shape[0]
-        if count == 1:                                      # in place, no FFT-order copy
-            filtered = spectrum
-            valid = _kernels.filter_spectrum(spectrum, displays[0], row_factor, col_factor)
-        else:
+        count = displays.shape[0]
+        if count > 1:                     # FFT order once; one mask is shifted on the fly
             fft_order = fft.empty(displays.shape, self.dtype)
-            valid = _kernels.mask_to_fft_order(displays, row_factor, col_factor, fft_order)
+            if not _kernels.mask_to_fft_order(displays, np.ones(ny, self.dtype),
+                                              np.ones(nx, self.dtype), fft_order):
+                raise ValueError("mask contains NaN or infinite samples")
+            displays = fft_order
+        real = np.float64 if self.dtype == np.complex128 else np.float32
+        irradiance = fft.empty((stack.shape[0], count, ny, nx), real)
+        step = max(1, _CHUNK_BYTES // (count * ny * nx * self.dtype.itemsize))
+        for start in range(0, stack.shape[0], step):
+            self._irradiance_chunk(stack[start:start + step], displays,
+                                   irradiance[start:start + step])
+        return irradiance
+
+    def _irradiance_chunk(self, stack: np.ndarray, displays: np.ndarray, out: np.ndarray):
+        """:meth:`irradiance` of a few images into ``out``; several ``displays`` come in FFT
+        order, a single one centred."""
+        ny, nx = self.shape
+        batch, count = out.shape[:2]
+        spectrum = fft.scratch((batch, ny, nx), self.dtype)     # work array, reused
+        rows = self._encode(stack, spectrum)                    # laser, input SLM
+        fft.fft2(spectrum, out=spectrum, rows=rows)             # lens 1, in array order
+        if count == 1:                                          # Fourier SLM
+            filtered = spectrum
+            _kernels.filter_spectrum(spectrum, displays[0])
+        else:
             filtered = fft.empty((batch, count, ny, nx), self.dtype)
-            _kernels.spectrum_times_masks(spectrum, fft_order, filtered)
-        if not valid:
-            raise ValueError("mask contains NaN or infinite samples")
-        # lens 2: its centre ramp cancels lens 1's, leaving an FFT, an fftshift and a scale
+            _kernels.spectrum_times_masks(spectrum, displays, filtered)
+        # lens 2, another FFT. Each lens transform is s·ramp·FFT up to a roll, s = dx·dy/(λf)
+        # and the ramp exp(i2π·c·k/N), c = N//2; leaving both ramps out rolls the output by a
+        # further c, so I = |s1·s2·FFT(FFT(u)·ifftshift(M))|² rolled by 2c.
         filtered = _stack(filtered)
         fft.fft2(filtered, out=filtered)
-        fourier_pitch = self.fourier_pitch
-        scale2 = (fourier_pitch[0] * fourier_pitch[1] / (self.wavelength * f2)) ** 2
-        real = np.float64 if self.dtype == np.complex128 else np.float32
-        irradiance = np.empty(filtered.shape, real)
-        _kernels.intensity_shift(filtered, real(scale2), irradiance)
-        return irradiance.reshape(batch, count, ny, nx)
+        (dy, dx), (fy, fx) = self.pitch, self.fourier_pitch
+        lenses = self.wavelength ** 2 * self.lens1.focal_length * self.lens2.focal_length
+        _kernels.intensity_shift(filtered, out.dtype.type(dy * dx * fy * fx / lenses),
+                                 2 * (ny // 2), 2 * (nx // 2), _stack(out))
+        # Every output sample of an FFT depends on every input sample, so a NaN or infinite
+        # sample of a single mask leaves no sample of the frame finite: one per frame tells.
+        if count == 1 and not (np.isfinite(out[:, 0, 0, 0]).all()
+                               or np.isfinite(displays).all()):
+            raise ValueError("mask contains NaN or infinite samples")
 
     def run(self, images, mask=None, *, gray=None, layout=None, rng=None, exposure=None):
         """What the detector reports for ``images`` through the Fourier ``mask``.
@@ -334,8 +365,8 @@ class FourF:
                 displays = self.fourier_transmittance(masks, grays)
             frames = self.irradiance(stack, displays)
             if self.camera is not None:
-                frames = self.camera.capture_irradiance(frames, self.output_pitch,
-                                                        self.wavelength, exposure, rng)
+                frames = self.camera._capture_trusted(frames, self.output_pitch,
+                                                      self.wavelength, exposure, rng)
         if self.readout == "differential":
             frames = frames.astype(np.int32 if self.camera is not None else frames.dtype)
             frames = frames[:, 0::2] - frames[:, 1::2]

@@ -54,14 +54,17 @@ def lens_ft(field: Field, focal_length: float, out_pitch=None, out_shape=None) -
 
 
 def _lens_fft(field: Field, focal_length: float) -> Field:
+    """fftshift(FFT(ifftshift(u))) as FFT(z), z[n] = u[n + c]·exp(i2π·c·n/N) per axis: one
+    pass that shifts and scales into the output, then the FFT in place on it."""
     ny, nx = field.shape
     dtype = field.data.dtype
     scale = field.pitch[0] * field.pitch[1] / (1j * field.wavelength * focal_length)
-    row_factor = (scale * _centre_ramp(ny, dtype.str)).astype(dtype)
+    origin = sum(((n // 2) ** 2 % n) / n for n in (ny, nx))        # exp(i2π·c²/N) per axis
+    row_factor = (scale * np.exp(2j * np.pi * origin) * _centre_ramp(ny, dtype.str)).astype(dtype)
     col_factor = _centre_ramp(nx, dtype.str)
-    spectrum = fft.fft2(field.data, out=fft.scratch(field.data.shape, dtype))
     out = fft.empty(field.data.shape, dtype)
-    _kernels.shift_scale(_stack(spectrum), row_factor, col_factor, _stack(out))
+    _kernels.shift_scale(_stack(field.data), row_factor, col_factor, _stack(out))
+    fft.fft2(out, out=out)
     pitch = focal_pitch(field.wavelength, focal_length, field.shape, field.pitch)
     return field.replace(out, pitch)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -23,7 +24,7 @@ from scipy.spatial import cKDTree
 from . import _kernels, checks, fft
 from .checks import SamplingWarning
 from .field import Field
-from .grid import place_centred
+from .grid import embed_centred, place_centred
 
 MODES = ("phase", "amplitude", "binary")
 FWHM_PER_SIGMA = 2 * math.sqrt(2 * math.log(2))
@@ -192,20 +193,42 @@ class SLM:
         if not np.issubdtype(values.dtype, np.number):
             raise ValueError(f"values must be numbers, got dtype {values.dtype}")
         dtype = np.uint8 if self.bits <= 8 else np.uint16
-        phases = self.phases(wavelength)
-        if np.iscomplexobj(values) or (phases is None and np.iscomplexobj(self.lut)):
+        search = self._search(wavelength)
+        if np.iscomplexobj(values) or search is None:
             return self._nearest_complex(values, wavelength).astype(dtype)
+        keys, order, period, low, high, tables = search
+        flat = values.ravel() if values.dtype in (np.float32, np.float64) else \
+            values.astype(np.float64).ravel()
+        out = np.empty(flat.size, dtype)
+        if not _kernels.quantize_nearest(flat, keys, order.astype(dtype), period, low, high,
+                                         tables, out):
+            raise ValueError(self._values_message())
+        return out.reshape(values.shape)
+
+    def _search(self, wavelength):
+        """What :meth:`to_gray` searches for the nearest level to a real value: the sorted keys
+        (phases wrapped into [0, 2π), or amplitudes), the gray level of each, the period of
+        the circle they lie on (0 on a line), the range of valid values and the tables of
+        :func:`_kernels.search_tables`; None when it searches the complex plane (a complex
+        LUT). Kept per wavelength, as a displayed pattern changes every frame but not these."""
+        searches = self.__dict__.setdefault("_searches", {})
+        if wavelength not in searches:
+            if len(searches) >= 8:
+                searches.clear()
+            searches[wavelength] = self._new_search(wavelength)
+        return searches[wavelength]
+
+    def _new_search(self, wavelength):
+        phases = self.phases(wavelength)
+        if phases is None and np.iscomplexobj(self.lut):
+            return None
         if phases is not None:
             keys, period, low, high = np.mod(phases, 2 * np.pi), 2 * np.pi, -np.inf, np.inf
         else:
             keys, period, low, high = self.levels().real, 0.0, 0.0, 1.0
         order = np.argsort(keys, kind="stable")
-        flat = np.ascontiguousarray(values, dtype=np.float64).ravel()
-        out = np.empty(flat.size, dtype)
-        if not _kernels.quantize_nearest(flat, keys[order], order.astype(dtype), period,
-                                         low, high, out):
-            raise ValueError(self._values_message())
-        return out.reshape(values.shape)
+        keys = np.ascontiguousarray(keys[order])
+        return keys, order, period, low, high, _kernels.search_tables(keys, period)
 
     def _values_message(self) -> str:
         if self.mode == "phase":
@@ -235,7 +258,7 @@ class SLM:
         if not np.issubdtype(gray.dtype, np.integer):
             raise ValueError(f"gray must be integer gray levels in [0, {self.level_count - 1}], "
                              f"got dtype {gray.dtype}")
-        return gray.astype(np.int64)
+        return gray
 
     def transmittance(self, gray, field_pitch, wavelength: float | None = None, offset=None,
                       dtype=np.complex64) -> np.ndarray:
@@ -261,13 +284,80 @@ class SLM:
         out = fft.empty((stack.shape[0],) + self.sample_shape, dtype)
         if self.crosstalk == 0:
             real = np.float32 if out.dtype == np.complex64 else np.float64
-            valid = _kernels.pixelate(stack, *placed, self.levels(wavelength).astype(dtype),
-                                      coverage.astype(real), out)
+            levels, coverage = self.levels(wavelength).astype(dtype), coverage.astype(real)
+            s = self.oversample                 # blocks of whole pixel rows
+            valid = all(_kernels.run_tasks(
+                partial(_kernels.pixelate, stack[b:b + 1], placed[0] - start // s, placed[1],
+                        levels, coverage, out[b:b + 1, start:stop])
+                for b, start, stop in _kernels.row_blocks(*out.shape, s)))
         else:
             valid = self._fringed(stack, placed, coverage, wavelength, out)
         if not valid:
             raise ValueError(f"gray levels must be in [0, {self.level_count - 1}]")
         return out.reshape(gray.shape[:-2] + self.sample_shape)
+
+    def encode(self, values, illumination, field_pitch, wavelength: float | None = None,
+               out=None) -> np.ndarray:
+        """The field leaving the panel lit by ``illumination`` while it shows
+        ``to_gray(values)``: ``(B, ny, nx)`` for values ``(B, h, w)`` and a complex
+        ``illumination`` ``(ny, nx)`` on a centred grid of ``field_pitch`` (m), the panel
+        centred on the grid (cropped or zero-padded as :func:`grid.embed_centred`), written
+        into ``out`` when given.
+
+        The numbers of ``embed_centred(transmittance(to_gray(values)), grid)·illumination``;
+        with one sample per pixel, no fringing and real levels, in one pass
+        (:func:`_kernels.encode_levels`).
+        """
+        values = np.asarray(values)
+        if out is None:
+            out = fft.empty(values.shape[:-2] + illumination.shape, illumination.dtype)
+        window = self._fused_window(values, illumination.shape, field_pitch)
+        search = self._search(wavelength)
+        if window is None or search is None or not np.isrealobj(values):
+            gray = self.to_gray(values, wavelength)
+            panel = self.transmittance(gray, field_pitch, wavelength, dtype=illumination.dtype)
+            np.multiply(embed_centred(panel, illumination.shape), illumination, out=out)
+            return out
+        keys, order, period, low, high, tables = search
+        real = np.float32 if out.dtype == np.complex64 else np.float64
+        active = pixel_coverage(1, self.fill_factor).astype(real)[0]
+        levels = (self.levels(wavelength).astype(out.dtype) * active) * active
+        stack = values.reshape((-1,) + values.shape[-2:])
+        frames = out.reshape((-1,) + out.shape[-2:])
+        top, left, (first, stop, start_column, stop_column) = window
+
+        def rows(b, start, end):            # rows start:end of frame b
+            return partial(
+                _kernels.encode_levels, stack[b:b + 1], keys, period, low, high, tables,
+                levels[order], levels[0], illumination[start:end], top - start, left,
+                (first - start, stop - start, start_column, stop_column),
+                frames[b:b + 1, start:end])
+
+        blocks = _kernels.row_blocks(*frames.shape)
+        if not all(_kernels.run_tasks(rows(*block) for block in blocks)):
+            raise ValueError(self._values_message())
+        return out
+
+    def _fused_window(self, values, grid, field_pitch):
+        """Where :meth:`encode` puts ``values`` in one pass: (top, left, (first and stop row,
+        first and stop column of the panel on the grid)); None unless each pixel is one sample
+        without fringing and the values lie on the grid. Raises ValueError for a
+        ``field_pitch`` other than pitch/oversample or values larger than the panel."""
+        pitch = checks.pair("field_pitch", field_pitch)
+        if not all(math.isclose(p, self.sample_pitch, rel_tol=1e-9) for p in pitch):
+            raise ValueError(f"field_pitch {pitch} m must equal pitch/oversample = "
+                             f"{self.sample_pitch} m (each pixel is oversample² samples)")
+        if values.ndim < 2 or values.shape[-2] > self.shape[0] or values.shape[-1] > self.shape[1]:
+            raise ValueError(f"values must be (..., h, w) with h, w no larger than the panel "
+                             f"{self.shape}, got shape {values.shape}")
+        if self.oversample != 1 or self.crosstalk != 0:
+            return None
+        panel = [(n - p) // 2 for n, p in zip(grid, self.shape)]            # panel on the grid
+        corner = [o + (p - v) // 2 for o, p, v in zip(panel, self.shape, values.shape[-2:])]
+        if any(c < 0 or c + v > n for c, v, n in zip(corner, values.shape[-2:], grid)):
+            return None
+        rows, cols = [(max(o, 0), min(o + p, n)) for o, p, n in zip(panel, self.shape, grid)]
+        return corner[0], corner[1], rows + cols
 
     def _fringed(self, stack, placed, coverage, wavelength, out) -> bool:
         """Pixelate the liquid-crystal state, smooth it across pixel edges, then apply the

@@ -4,11 +4,11 @@ camera kernels against their NumPy references."""
 
 import dataclasses
 
-import numba
 import numpy as np
 import pytest
 
-from opticsim import Camera, Field, Laser, _kernels
+from opticsim import Camera, Field, Laser, _kernels, fft
+from opticsim import camera as camera_module
 from opticsim.camera import photon_energy, pixel_overlaps
 
 WAVELENGTH = 633e-9
@@ -252,19 +252,37 @@ def test_prnu_and_dsnu_are_fixed_patterns_of_the_stated_size():
     assert np.abs(other - again).max() > 1.0
 
 
-def test_same_seed_same_frames_on_any_thread_count():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pixels_on_their_own_samples_skip_the_integration(monkeypatch, dtype):
+    """Pixels of the sample pitch on a window of the samples (FF 0.6, PRNU, DSNU) read the
+    irradiance directly: the same frames, seed for seed, as through the pixel integration,
+    from a few to 10⁵ e⁻ (both sides of the Poisson threshold)."""
+    camera = Camera((20, 24), 3e-6, exposure=1e-3, fill_factor=0.6, prnu=0.01, dsnu=1.0,
+                    offset=10.0, full_well=2e5, gain=0.02)
+    irradiance = _irradiance_for(camera, np.random.default_rng(6).uniform(0, 1e5, (2, 26, 30)))
+    irradiance = (irradiance * camera.fill_factor).astype(dtype)
+    assert camera_module._one_sample_each(camera._overlaps((26, 30), (3e-6, 3e-6))[0])
+    direct = camera.capture_irradiance(irradiance, 3e-6, WAVELENGTH, rng=5)
+    monkeypatch.setattr(camera_module, "_one_sample_each", lambda band: False)
+    integrated = camera.capture_irradiance(irradiance, 3e-6, WAVELENGTH, rng=5)
+    np.testing.assert_array_equal(direct, integrated)
+    assert len(np.unique(direct)) > 100
+
+
+def test_same_seed_same_frames_on_any_thread_count(monkeypatch):
+    """Rows draw from their own streams: one thread, or two threads taking blocks of 8 rows in
+    any order, give the same frames."""
     camera = Camera((48, 40), 5e-6, exposure=2e-3, offset=10.0)
     field = _uniform(_irradiance_for(camera, [50.0, 3000.0]), (120, 100), 2e-6)
     first = camera.capture(field, rng=42)
     np.testing.assert_array_equal(first, camera.capture(field, rng=np.random.default_rng(42)))
     assert np.mean(first != camera.capture(field, rng=43)) > 0.5
-    threads = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        single = camera.capture(field, rng=42)
-    finally:
-        numba.set_num_threads(threads)
-    np.testing.assert_array_equal(first, single)
+    monkeypatch.setattr(_kernels, "TASK_SAMPLES", 8 * 40)
+    monkeypatch.setattr(fft, "threads", lambda: 2)
+    assert len(_kernels.row_blocks(2, 48, 40)) == 12
+    np.testing.assert_array_equal(first, camera.capture(field, rng=42))
+    monkeypatch.setattr(fft, "threads", lambda: 1)
+    np.testing.assert_array_equal(first, camera.capture(field, rng=42))
 
 
 def test_batches_keep_their_shape():
@@ -288,22 +306,52 @@ def test_geometry_and_timing():
 # --- kernels against their references ---------------------------------------------------------
 
 @pytest.mark.parametrize("read_noise", [0.0, 2.5])
-@pytest.mark.parametrize("bits", [8, 12])
-def test_shot_read_adc_matches_reference(read_noise, bits):
+@pytest.mark.parametrize("bits, patterns", [(8, False), (12, False), (12, True)])
+def test_shot_read_adc_matches_reference(read_noise, bits, patterns):
+    """The kernel draws what NumPy's Generator draws on the same SFC64 state: Poisson counts
+    (multiplication below a mean of 10, PTRS above) and ziggurat normals below 1000 e⁻, the
+    skewed normal above; pixel lengths, photons per joule, PRNU, dark signal and DSNU as in
+    the camera."""
     rng = np.random.default_rng(8)
-    levels = np.array([0.0, 0.4, 3.0, 9.9, 10.0, 55.0, 900.0, 4e4, 2e5])
+    levels = np.array([0.0, 0.4, 3.0, 9.9, 10.0, 55.0, 900.0, 999.9, 1000.0, 4e4, 2e5])
     electrons = rng.choice(levels, size=(3, 7, 11))
-    dark_offset = 2.0 * rng.standard_normal((7, 11))
-    seeds = rng.choice(2 ** 32, size=21, replace=False).astype(np.uint32)
+    row_length, col_length = rng.uniform(0.5, 2.0, 7), rng.uniform(0.5, 2.0, 11)
+    signal = electrons / (row_length[:, None] * col_length * 2.5 * 0.8)      # 2.5 /J, qe 0.8
+    prnu = 1 + 0.02 * rng.standard_normal((7, 11)) if patterns else np.empty((0, 0))
+    dsnu = 2.0 * rng.standard_normal((7, 11)) if patterns else np.empty((0, 0))
+    states = np.ones((21, 4), np.uint64)
+    states[:, :3] = rng.integers(0, 2 ** 64, (21, 3), dtype=np.uint64)
     dtype = np.uint8 if bits == 8 else np.uint16
     # 8 bits: the ADC clips (0.004·1e5 > 255); 12 bits: the full well clips at 0.05·5e4 + 12.5
     full_well, gain, top = (1e5, 0.004, 255) if bits == 8 else (5e4, 0.05, 2512)
-    args = (read_noise, full_well, gain, 12.5, 2 ** bits - 1)
+    args = (signal, row_length, col_length, 2.5, 0.8, prnu, 0.3, dsnu, states, read_noise,
+            full_well, gain, 12.5, 2 ** bits - 1)
     out = np.empty(electrons.shape, dtype)
-    _kernels.shot_read_adc(electrons, dark_offset, seeds, *args, out)
-    expected = _kernels.shot_read_adc_reference(electrons, dark_offset, seeds, *args, dtype)
+    _kernels.shot_read_adc(*args, out)
+    expected = _kernels.shot_read_adc_reference(*args, dtype)
     np.testing.assert_array_equal(out, expected)
     assert out.max() == top and len(np.unique(out)) > 5
+    assert np.all(states[:, 3] == 1)                    # the caller's states are not consumed
+
+
+def test_skewed_normal_above_the_poisson_threshold():
+    """Above POISSON_EXACT_BELOW one normal draw carries shot and read noise: mean μ, variance
+    μ + σ_d0² and the Poisson third central moment μ (skewness μ/σ³), measured on 2²⁰ pixels
+    at μ = 1500 e⁻ (skewness 0.0257 ± 0.0024; a plain normal would give 0)."""
+    mean, read_noise = 1500.0, 3.0
+    assert mean > _kernels.POISSON_EXACT_BELOW
+    signal = np.full((4, 512, 512), mean)
+    states = np.ones((4 * 512, 4), np.uint64)
+    states[:, :3] = np.random.default_rng(12).integers(0, 2 ** 64, (4 * 512, 3), np.uint64)
+    out = np.empty(signal.shape, np.uint16)
+    _kernels.shot_read_adc(signal, np.ones(512), np.ones(512), 1.0, 1.0, np.empty((0, 0)), 0.0,
+                           np.empty((0, 0)), states, read_noise, 1e9, 16.0, 0.0, 65535, out)
+    counts = out / 16.0                          # K = 16 DN/e⁻: rounding is 1/16 e⁻
+    sigma2 = mean + read_noise ** 2
+    assert counts.mean() == pytest.approx(mean, abs=5 * np.sqrt(sigma2 / counts.size))
+    assert counts.var() == pytest.approx(sigma2 + 1 / (12 * 256), rel=0.01)
+    skewness = np.mean((counts - counts.mean()) ** 3) / counts.var() ** 1.5
+    assert skewness == pytest.approx(mean / sigma2 ** 1.5, abs=0.008)
 
 
 # --- validation ------------------------------------------------------------------------------

@@ -36,8 +36,9 @@ def test_intensity_shift(dtype, shape):
     spectrum = _complex(rng, (2,) + shape, dtype)
     real = np.float32 if dtype == np.complex64 else np.float64
     out = np.empty(spectrum.shape, real)
-    _kernels.intensity_shift(spectrum, real(0.37), out)
-    expected = _kernels.intensity_shift_reference(spectrum, 0.37)
+    shifts = (shape[0] // 2, shape[1] // 2 + 3)
+    _kernels.intensity_shift(spectrum, real(0.37), *shifts, out)
+    expected = _kernels.intensity_shift_reference(spectrum, 0.37, *shifts)
     np.testing.assert_allclose(out, expected, **_tolerance(dtype))
 
 

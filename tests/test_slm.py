@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy.special import erf, j1
 
-from opticsim import SLM, Field, SamplingWarning, _kernels
+from opticsim import SLM, Field, SamplingWarning, _kernels, fft
+from opticsim.grid import embed_centred
 from opticsim.propagate import lens_ft
 
 WAVELENGTH = 561e-9
@@ -39,11 +40,13 @@ def test_quantize_kernel_matches_reference(period):
     grays = rng.permutation(37).astype(np.uint16)
     values = rng.uniform(-7, 13, 5000) if period else rng.uniform(0, 1, 5000)
     out = np.empty(values.size, np.uint16)
-    assert _kernels.quantize_nearest(values, keys, grays, period, -np.inf, np.inf, out)
+    tables = _kernels.search_tables(keys, period)
+    assert _kernels.quantize_nearest(values, keys, grays, period, -np.inf, np.inf, tables, out)
     np.testing.assert_array_equal(
         out, _kernels.quantize_nearest_reference(values, keys, grays, period))
     values[17] = np.nan
-    assert not _kernels.quantize_nearest(values, keys, grays, period, -np.inf, np.inf, out)
+    assert not _kernels.quantize_nearest(values, keys, grays, period, -np.inf, np.inf, tables,
+                                         out)
 
 
 def test_pixelate_kernel_matches_reference():
@@ -57,6 +60,106 @@ def test_pixelate_kernel_matches_reference():
         out, _kernels.pixelate_reference(gray, 1, 3, levels, coverage, (7, 9)), rtol=1e-6)
     gray[2, 4, 0] = 16
     assert not _kernels.pixelate(gray, 1, 3, levels, coverage, out)
+
+
+def test_quantize_kernel_ties_go_to_the_lower_key_with_uneven_keys():
+    """Values exactly on keys and on midpoints, on a LUT whose keys crowd in places (several
+    in one bucket of the search tables) and leave gaps."""
+    keys = np.sort(np.concatenate([np.linspace(0, 0.01, 40), [0.3, 0.5, 0.5000001, 0.9, 1.0]]))
+    values = np.concatenate([keys, (keys[1:] + keys[:-1]) / 2, np.linspace(-0.1, 1.1, 3001)])
+    grays = np.arange(keys.size, dtype=np.uint16)
+    out = np.empty(values.size, np.uint16)
+    tables = _kernels.search_tables(keys, 0.0)
+    assert _kernels.quantize_nearest(values, keys, grays, 0.0, -np.inf, np.inf, tables, out)
+    np.testing.assert_array_equal(
+        out, _kernels.quantize_nearest_reference(values, keys, grays, 0.0))
+    assert np.any(tables[3] < 0) and np.any(tables[3] >= 0)   # both kinds of bucket
+
+
+@pytest.mark.parametrize("period", [0.0, 2 * np.pi])
+def test_encode_levels_kernel_matches_reference(period):
+    """Values quantised, looked up and lit, the rest of the panel blank, the grid outside it
+    dark; NaN flagged."""
+    rng = np.random.default_rng(5)
+    keys = np.sort(rng.uniform(0, 2 * np.pi if period else 1, 23))
+    values = rng.uniform(-7, 13, (2, 6, 5)) if period else rng.uniform(0, 1, (2, 6, 5))
+    levels = np.exp(1j * rng.uniform(0, 6, 23)).astype(np.complex64)
+    illumination = (rng.random((10, 12)) + 1j * rng.random((10, 12))).astype(np.complex64)
+    blank = np.complex64(0.3 - 0.1j)
+    out = np.full((2, 10, 12), np.nan, np.complex64)
+    tables = _kernels.search_tables(keys, period)
+    low, high = (-np.inf, np.inf) if period else (0.0, 1.0)
+    assert _kernels.encode_levels(values, keys, period, low, high, tables, levels, blank,
+                                  illumination, 2, 3, (1, 9, 2, 11), out)
+    expected = _kernels.encode_levels_reference(values, keys, period, levels, blank,
+                                                illumination, 2, 3, (1, 9, 2, 11))
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=0)
+    values[1, 4, 2] = np.nan
+    assert not _kernels.encode_levels(values, keys, period, low, high, tables, levels, blank,
+                                      illumination, 2, 3, (1, 9, 2, 11), out)
+
+
+ENCODE_CASES = [  # SLM keywords, panel, grid, values shape, in one pass
+    (dict(mode="amplitude", bits=8), (24, 20), (24, 20), (3, 24, 20), True),
+    (dict(mode="amplitude", bits=4, fill_factor=0.7), (24, 20), (30, 32), (2, 11, 9), True),
+    (dict(mode="phase", bits=6), (24, 20), (16, 18), (1, 9, 12), True),      # panel cropped
+    (dict(mode="phase", bits=8, phase_range=5.3 * np.pi), (16, 16), (16, 16), (2, 16, 16), True),
+    (dict(mode="binary"), (12, 14), (20, 20), (2, 12, 14), True),
+    (dict(mode="amplitude", bits=8, oversample=2), (8, 10), (20, 24), (1, 6, 7), False),
+    (dict(mode="phase", bits=8, crosstalk=1.0), (12, 12), (12, 12), (1, 12, 12), False),
+    (dict(mode="phase", bits=8), (24, 20), (16, 18), (1, 24, 20), False),     # values cropped
+]
+
+
+@pytest.mark.filterwarnings("ignore::opticsim.SamplingWarning")
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("options, panel, grid, shape, fused", ENCODE_CASES)
+def test_encode_equals_quantise_pixelate_and_illuminate(options, panel, grid, shape, fused,
+                                                        dtype):
+    """SLM.encode (one pass where it can) gives embed(transmittance(to_gray(v)))·illumination."""
+    slm = SLM(panel, PITCH, **options)
+    assert (slm._fused_window(np.empty(shape), grid, slm.sample_pitch) is not None) == fused
+    rng = np.random.default_rng(7)
+    values = rng.uniform(-4, 4, shape) if slm.mode == "phase" else rng.random(shape)
+    values = values.astype(np.float32)
+    illumination = (rng.random(grid) + 1j * rng.random(grid)).astype(dtype)
+    field = slm.encode(values, illumination, slm.sample_pitch, WAVELENGTH)
+    panel_field = slm.transmittance(slm.to_gray(values, WAVELENGTH), slm.sample_pitch,
+                                    WAVELENGTH, dtype=dtype)
+    expected = embed_centred(panel_field, grid) * illumination
+    assert field.shape == shape[:1] + grid and field.dtype == dtype
+    np.testing.assert_allclose(field, expected, rtol=2e-7 if dtype == np.complex64 else 1e-15,
+                               atol=0)
+
+
+@pytest.mark.filterwarnings("ignore::opticsim.SamplingWarning")
+@pytest.mark.parametrize("options, panel, grid, shape, fused", ENCODE_CASES[1:3])
+def test_encode_in_row_blocks_on_two_threads(monkeypatch, options, panel, grid, shape, fused):
+    """Blocks of 3 rows, taken by two threads in any order, give the one-block field."""
+    slm = SLM(panel, PITCH, **options)
+    rng = np.random.default_rng(8)
+    values = rng.random(shape).astype(np.float32)
+    illumination = (rng.random(grid) + 1j * rng.random(grid)).astype(np.complex64)
+    whole = slm.encode(values, illumination, slm.sample_pitch, WAVELENGTH)
+    monkeypatch.setattr(_kernels, "TASK_SAMPLES", 3 * grid[1])
+    monkeypatch.setattr(fft, "threads", lambda: 2)
+    assert len(_kernels.row_blocks(shape[0], *grid)) >= 2 * shape[0]
+    np.testing.assert_array_equal(slm.encode(values, illumination, slm.sample_pitch,
+                                             WAVELENGTH), whole)
+
+
+def test_encode_rejects_what_to_gray_rejects():
+    slm = SLM((8, 8), PITCH, mode="amplitude")
+    illumination = np.ones((8, 8), np.complex64)
+    for bad in (1.5, -0.1, np.nan, np.inf):
+        values = np.full((1, 8, 8), 0.5)
+        values[0, 3, 4] = bad
+        with pytest.raises(ValueError, match="amplitudes"):
+            slm.encode(values, illumination, PITCH)
+    with pytest.raises(ValueError, match="field_pitch"):
+        slm.encode(np.zeros((1, 8, 8)), illumination, 2 * PITCH)
+    with pytest.raises(ValueError, match="panel"):
+        slm.encode(np.zeros((1, 9, 8)), np.ones((9, 8), np.complex64), PITCH)
 
 
 # --- quantization -------------------------------------------------------------------------

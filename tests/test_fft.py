@@ -1,0 +1,196 @@
+"""The FFT layer (pyFFTW plans and the scipy fallback) and the in-place kernels of the lens
+transform, against numpy.fft."""
+
+import numpy as np
+import pytest
+
+from opticsim import Field, FourF, Laser, Lens, _kernels, fft
+from opticsim.propagate import lens_ft
+
+SHAPES = [(2, 16, 16), (3, 15, 17), (1, 1, 8)]
+
+
+def _complex(rng, shape, dtype):
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+
+
+def _tolerance(dtype, n):
+    return dict(rtol=0, atol=(1e-5 if dtype == np.complex64 else 1e-12) * n)
+
+
+def _expected(x, inverse):
+    n = x.shape[-1] * x.shape[-2]
+    return np.fft.ifft2(x) * n if inverse else np.fft.fft2(x)
+
+
+@pytest.fixture(params=["pyfftw", "scipy"])
+def backend(request, monkeypatch):
+    """Run a test on pyFFTW and on the scipy.fft fallback used where pyFFTW is missing."""
+    if request.param == "scipy":
+        monkeypatch.setattr(fft, "pyfftw", None)
+    elif fft.pyfftw is None:
+        pytest.skip("pyFFTW is not installed")
+    return request.param
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("inverse", [False, True])
+def test_fft2_matches_numpy_unnormalised(backend, dtype, shape, inverse):
+    rng = np.random.default_rng(7)
+    x = _complex(rng, shape, dtype)
+    original = x.copy()
+    result = fft.fft2(x, inverse=inverse)
+    assert result.dtype == dtype and fft.is_aligned(result)
+    np.testing.assert_allclose(result, _expected(original, inverse), **_tolerance(dtype, x.size))
+    np.testing.assert_array_equal(x, original)              # out-of-place leaves x alone
+    same = fft.fft2(x, inverse=inverse, out=x)
+    assert same is x
+    np.testing.assert_allclose(x, _expected(original, inverse), **_tolerance(dtype, x.size))
+
+
+def test_fft2_misaligned_and_strided_inputs(backend):
+    """A misaligned or non-contiguous x gives the same transform and is never modified."""
+    rng = np.random.default_rng(8)
+    raw = _complex(rng, (2 * 24 * 24 + 1,), np.complex64)
+    misaligned = raw[1:].reshape(2, 24, 24)
+    assert not fft.is_aligned(misaligned)
+    strided = _complex(rng, (2, 24, 48), np.complex64)[..., ::2]
+    for x in (misaligned, strided):
+        original = x.copy()
+        out = np.empty_like(original)
+        fft.fft2(x, out=out)
+        np.testing.assert_allclose(out, np.fft.fft2(original), atol=1e-3)
+        np.testing.assert_array_equal(x, original)
+
+
+def test_fft2_accepts_any_stride_on_length_one_axes(backend):
+    """x[None] is contiguous with a zero stride on its new axis; the cached plan of the same
+    shape (made on standard strides) must still run on it."""
+    rng = np.random.default_rng(12)
+    x = _complex(rng, (16, 16), np.complex64)
+    fft.fft2(np.ascontiguousarray(x[None]))
+    out = fft.empty((1, 1, 16, 16), np.complex64)
+    fft.fft2(x[None, None], out=out)
+    np.testing.assert_allclose(out[0, 0], np.fft.fft2(x), atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("shape, rows", [((64, 48), (16, 48)), ((3, 40, 40), (1, 21)),
+                                         ((2, 33, 20), (30, 33)), ((32, 32), (0, 32))])
+@pytest.mark.parametrize("inverse", [False, True])
+def test_fft2_pruned_to_nonzero_rows(backend, dtype, shape, rows, inverse):
+    """A zero-padded input transformed with ``rows`` (pruned row transforms, in place) gives
+    the full transform, and so does the same promise on an out-of-place call."""
+    rng = np.random.default_rng(13)
+    x = np.zeros(shape, dtype)
+    x[..., rows[0]:rows[1], :] = _complex(rng, x[..., rows[0]:rows[1], :].shape, dtype)
+    expected = _expected(x, inverse)
+    out = fft.fft2(x, inverse=inverse, rows=rows)
+    np.testing.assert_allclose(out, expected, **_tolerance(dtype, x.size))
+    fft.fft2(x, inverse=inverse, out=x, rows=rows)
+    np.testing.assert_allclose(x, expected, **_tolerance(dtype, x.size))
+
+
+def test_fft2_rejects_bad_arguments():
+    x = np.zeros((8, 8), np.complex64)
+    with pytest.raises(ValueError, match="x must be complex"):
+        fft.fft2(np.zeros((8, 8)))
+    with pytest.raises(ValueError, match="out must"):
+        fft.fft2(x, out=np.zeros((8, 8), np.complex128))
+    with pytest.raises(ValueError, match="out must"):
+        fft.fft2(x, out=np.zeros((8, 16), np.complex64)[:, ::2])
+    overlapping = np.zeros(8 * 8 + 1, np.complex64)
+    with pytest.raises(ValueError, match="overlap"):
+        fft.fft2(overlapping[:64].reshape(8, 8), out=overlapping[1:].reshape(8, 8))
+
+
+def test_plan_threads_single_for_small_planes():
+    assert fft.plan_threads((4, 8, 8)) == 1
+    assert fft.plan_threads((512, 512)) == fft.threads()
+
+
+def test_large_arrays_recycle_only_unused_buffers():
+    """A dropped large array's buffer is handed out again (it is still in cache); a buffer
+    that any array, view or exported buffer still uses never is."""
+    shape = (3, 128, 160)                                   # 480 KiB, pooled
+
+    def address(array):
+        return array.__array_interface__["data"][0]
+
+    first = fft.empty(shape, np.complex64)
+    assert address(first) % 4096 == 0 and fft.is_aligned(first)
+    kept = address(first)
+    del first
+    again = fft.empty(shape, np.complex64)
+    assert address(again) == kept
+    holders = [again[1:, ::2], memoryview(again), again.view(np.float32)[0]]
+    del again
+    for holder in holders:
+        others = [fft.empty(shape, np.complex64) for _ in range(3)]
+        assert kept not in {address(other) for other in others}
+        del others
+    del holder
+    holders.clear()
+    arrays = [fft.empty(shape, np.complex64) for _ in range(4)]
+    assert kept in {address(array) for array in arrays}
+
+
+def test_scratch_is_reused_and_aligned():
+    a = fft.scratch((3, 10, 12), np.complex64)
+    assert fft.is_aligned(a) and a.shape == (3, 10, 12)
+    assert fft.scratch((3, 10, 12), np.complex64) is a
+    assert fft.scratch((3, 10, 12), np.complex128) is not a
+
+
+# --- kernels of the transform path --------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("shape", SHAPES + [(2, 9, 6)])
+def test_filter_spectrum(dtype, shape):
+    rng = np.random.default_rng(10)
+    spectrum = _complex(rng, shape, dtype)
+    mask = _complex(rng, shape[1:], dtype)
+    expected = _kernels.filter_spectrum_reference(spectrum, mask)
+    _kernels.filter_spectrum(spectrum, mask)
+    np.testing.assert_allclose(spectrum, expected, **_tolerance(dtype, 1))
+
+
+@pytest.mark.parametrize("bad", [complex(np.nan, 0), complex(0, np.inf), complex(-np.inf, 1)])
+@pytest.mark.parametrize("shape", [(32, 32), (2, 31, 24)])
+def test_non_finite_sample_spoils_every_fft_output(backend, bad, shape):
+    """filter_spectrum does not check its mask: FourF.run relies on one bad sample (even
+    where the spectrum is zero) making every sample of the next FFT non-finite."""
+    spectrum = np.zeros(shape, np.complex64)
+    spectrum[..., 5:9, :] = 1
+    mask = np.ones(shape[-2:], np.complex64)
+    mask[-1, 3] = bad
+    _kernels.filter_spectrum(spectrum.reshape((-1,) + shape[-2:]), mask)
+    assert not np.isfinite(fft.fft2(spectrum)).any()
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (15, 17), (2, 9, 6)])
+def test_lens_ft_is_the_scaled_centred_fft(backend, shape):
+    """U = dx·dy/(iλf)·fftshift(fft2(ifftshift(u))), on either FFT backend."""
+    rng = np.random.default_rng(11)
+    data = _complex(rng, shape, np.complex128)
+    pitch, wavelength, focal_length = (3e-6, 5e-6), 0.8e-6, 0.05
+    result = lens_ft(Field(data, pitch, wavelength), focal_length)
+    centred = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(data, axes=(-2, -1))), axes=(-2, -1))
+    expected = centred * pitch[0] * pitch[1] / (1j * wavelength * focal_length)
+    np.testing.assert_allclose(result.data, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    assert result.pitch == pytest.approx((wavelength * focal_length / (shape[-2] * pitch[0]),
+                                          wavelength * focal_length / (shape[-1] * pitch[1])))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, complex(0, -np.inf)])
+def test_fused_4f_rejects_a_single_non_finite_mask_sample(bad):
+    """The fused FourF.run path checks its one mask through the output (see above)."""
+    system = FourF(Laser(633e-9, 1e-3), Lens(0.1), Lens(0.1), (32, 40), 8e-6)
+    mask = np.ones((32, 40), np.complex64)
+    mask[31, 0] = bad
+    with pytest.raises(ValueError, match="mask contains NaN"):
+        system.run(np.ones((3, 10, 10)), mask)
+    mask[31, 0] = 0
+    assert np.isfinite(system.run(np.ones((3, 10, 10)), mask)).all()
