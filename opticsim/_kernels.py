@@ -48,8 +48,9 @@ def _multiply(target, factor):
 
 
 @numba.njit(**_SERIAL)
-def shift_scale(data, row_factor, col_factor, out):
-    """out[b, k, l] = row_factor[k]·col_factor[l]·data[b, (k + cy) mod ny, (l + cx) mod nx].
+def shift_scale(data, row_factor, col_factor, out, start, stop):
+    """out[b, k, l] = row_factor[k]·col_factor[l]·data[b, (k + cy) mod ny, (l + cx) mod nx]
+    for the rows ``start <= k < stop`` of ``out``.
 
     An ifftshift with a phase ramp and a scale folded in: one FFT of ``out`` in place is then
     a centred lens transform, with no pass after it. ``out`` must not overlap ``data``.
@@ -58,7 +59,7 @@ def shift_scale(data, row_factor, col_factor, out):
     cy, cx = ny // 2, nx // 2
     split = nx - cx
     for b in range(batch):
-        for k in range(ny):
+        for k in range(start, stop):
             source = data[b, (k + cy) % ny]
             _scaled_copy(row_factor[k], col_factor[:split], source[cx:], out[b, k, :split])
             _scaled_copy(row_factor[k], col_factor[split:], source[:cx], out[b, k, split:])
@@ -67,6 +68,26 @@ def shift_scale(data, row_factor, col_factor, out):
 def shift_scale_reference(data, row_factor, col_factor):
     shifted = np.fft.ifftshift(data, axes=(-2, -1))
     return row_factor[:, None] * col_factor[None, :] * shifted
+
+
+@numba.njit(**_SERIAL)
+def multiply_checked(data, factor, first, out):
+    """out[r, i] = data[r, i]·factor[(first + r) mod F, i] for ``(R, n)`` rows of data and
+    ``(F, n)`` rows of factors (a block of a stack starting at row ``first``). Returns False if
+    a factor is NaN or infinite, checked in the same pass."""
+    bad = False
+    for r in range(out.shape[0]):
+        source, scale, target = data[r], factor[(first + r) % factor.shape[0]], out[r]
+        for i in range(target.size):
+            value = scale[i]
+            bad |= np.isnan(value * 0)              # NaN exactly when value is not finite
+            target[i] = source[i] * value
+    return not bad
+
+
+def multiply_checked_reference(data, factor, first):
+    rows = (first + np.arange(data.shape[0])) % factor.shape[0]
+    return data * factor[rows]
 
 
 @numba.njit(**_SERIAL)

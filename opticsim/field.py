@@ -8,10 +8,11 @@ irradiance in W/m² and ``Σ|E|²·dy·dx`` a power in W. Every function of the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
-from . import checks, fft
+from . import _kernels, checks, fft
 from .grid import coordinates
 
 
@@ -98,17 +99,28 @@ class Field:
         return self.intensity.sum(axis=(-2, -1), dtype=np.float64) * (self.pitch[0] * self.pitch[1])
 
     def __mul__(self, transmittance) -> Field:
-        """Multiply by a complex transmittance broadcastable to the samples (one pass)."""
+        """Multiply by a complex transmittance broadcastable to the samples: one pass that
+        also checks the transmittance is finite (in parallel over row blocks)."""
         transmittance = np.asarray(transmittance)
         if transmittance.ndim < 2 or transmittance.shape[-2:] != self.shape:
             raise ValueError(
                 f"transmittance must end in the field's shape {self.shape}, "
                 f"got {transmittance.shape}")
-        checks.finite_array("transmittance", transmittance)
         out_shape = np.broadcast_shapes(self.data.shape, transmittance.shape)
-        dtype = np.result_type(self.data.dtype, np.complex64)
-        out = fft.empty(out_shape, dtype)
-        np.multiply(self.data, transmittance, out=out, casting="same_kind")
+        out = fft.empty(out_shape, self.data.dtype)        # the field keeps its precision
+        if out_shape != self.data.shape or not np.issubdtype(transmittance.dtype, np.number) \
+                or (transmittance.shape != out_shape and transmittance.ndim > 2):
+            checks.finite_array("transmittance", transmittance)
+            np.multiply(self.data, transmittance, out=out, casting="same_kind")
+            return self.replace(out)
+        width = self.shape[1]
+        rows, factor = out.reshape(-1, width), transmittance.reshape(-1, width)
+        data = self.data.reshape(-1, width)
+        blocks = _kernels.row_blocks(1, rows.shape[0], width)
+        if not all(_kernels.run_tasks(
+                partial(_kernels.multiply_checked, data[start:stop], factor, start,
+                        rows[start:stop]) for _, start, stop in blocks)):
+            raise ValueError("transmittance contains NaN or infinite samples")
         return self.replace(out)
 
     __rmul__ = __mul__

@@ -63,7 +63,11 @@ def _lens_fft(field: Field, focal_length: float) -> Field:
     row_factor = (scale * np.exp(2j * np.pi * origin) * _centre_ramp(ny, dtype.str)).astype(dtype)
     col_factor = _centre_ramp(nx, dtype.str)
     out = fft.empty(field.data.shape, dtype)
-    _kernels.shift_scale(_stack(field.data), row_factor, col_factor, _stack(out))
+    data, target = _stack(field.data), _stack(out)
+    _kernels.run_tasks(
+        functools.partial(_kernels.shift_scale, data[b:b + 1], row_factor, col_factor, target[b:b + 1],
+                start, stop)
+        for b, start, stop in _kernels.row_blocks(*target.shape))
     fft.fft2(out, out=out)
     pitch = focal_pitch(field.wavelength, focal_length, field.shape, field.pitch)
     return field.replace(out, pitch)

@@ -52,6 +52,36 @@ def test_multiplication_by_transmittance():
     np.testing.assert_allclose(field.data, 2.0)
 
 
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("transmittance_type, shape", [
+    (np.float64, (96, 40)), (np.float32, (96, 40)), (np.complex128, (3, 96, 40)),
+    (np.complex64, (96, 40)), (np.int64, (1, 96, 40)), (np.float64, (2, 1, 96, 40)),
+])
+def test_product_broadcasts_and_keeps_the_field_precision(dtype, transmittance_type, shape):
+    rng = np.random.default_rng(3)
+    samples = rng.standard_normal((3, 96, 40)) + 1j * rng.standard_normal((3, 96, 40))
+    field = Field(samples.astype(dtype), 1e-6, 5e-7)
+    transmittance = rng.uniform(-2, 2, shape)
+    if np.issubdtype(transmittance_type, np.complexfloating):
+        transmittance = transmittance * np.exp(1j * rng.uniform(0, 6, shape))
+    transmittance = transmittance.astype(transmittance_type)
+    product = field * transmittance
+    expected = field.data.astype(np.complex128) * transmittance
+    assert product.data.dtype == dtype and product.data.shape == expected.shape
+    tolerance = 1e-6 if dtype == np.complex64 else 1e-14
+    np.testing.assert_allclose(product.data, expected, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, complex(0, -np.inf)])
+@pytest.mark.parametrize("shape", [(4000, 40), (3, 4000, 40)])
+def test_non_finite_transmittance_is_found_in_any_block(bad, shape):
+    field = Field(np.ones((3, 4000, 40)), 1e-6, 5e-7)
+    transmittance = np.ones(shape, np.complex128)
+    transmittance[..., 3999, 39] = bad          # in the last row block of the parallel pass
+    with pytest.raises(ValueError, match="transmittance"):
+        field * transmittance
+
+
 @pytest.mark.parametrize("data, message", [
     (np.array([[1.0, np.nan]]), "data"),
     (np.array([[1.0, np.inf]]), "data"),

@@ -24,9 +24,23 @@ def test_shift_scale(dtype, shape):
     spectrum = _complex(rng, (3,) + shape, dtype)
     rows, cols = _complex(rng, shape[0], dtype), _complex(rng, shape[1], dtype)
     out = np.empty_like(spectrum)
-    _kernels.shift_scale(spectrum, rows, cols, out)
+    _kernels.shift_scale(spectrum, rows, cols, out, 0, 1)
+    _kernels.shift_scale(spectrum, rows, cols, out, 1, shape[0])
     np.testing.assert_allclose(out, _kernels.shift_scale_reference(spectrum, rows, cols),
                                **_tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("factor_rows, first", [(1, 0), (5, 3), (12, 0)])
+def test_multiply_checked(dtype, factor_rows, first):
+    rng = np.random.default_rng(4)
+    data, factor = _complex(rng, (12, 9), dtype), _complex(rng, (factor_rows, 9), dtype)
+    out = np.empty_like(data)
+    assert _kernels.multiply_checked(data, factor, first, out)
+    np.testing.assert_allclose(out, _kernels.multiply_checked_reference(data, factor, first),
+                               **_tolerance(dtype))
+    factor[-1, 4] = complex(np.nan, 0)
+    assert not _kernels.multiply_checked(data, factor, first, out)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
