@@ -23,7 +23,7 @@ from .field import Field
 from .grid import embed_centred, focal_pitch, invert, place_centred
 from .laser import Laser
 from .lens import Lens
-from .propagate import _stack, lens_ft
+from .propagate import _lens_mft, _stack, lens_ft
 from .slm import SLM
 
 # Frames the fused path carries through its passes at a time: a few MiB, so they stay in cache.
@@ -44,8 +44,11 @@ class FourF:
 
     The simulation grid of the input plane has ``shape`` samples at ``pitch`` (m); with an
     ``input_slm`` they default to its panel at pitch/oversample (a smaller ``shape`` simulates
-    a centred window of the panel). The Fourier plane is sampled at ``λ·f1/(N·dx)``, which
-    must equal the Fourier SLM's pitch/oversample. Any element left ``None`` is ideal: a real
+    a centred window of the panel). The Fourier plane is sampled at ``λ·f1/(N·dx)`` by one FFT
+    when the Fourier SLM's pitch/oversample equals that; any other Fourier-SLM pitch is sampled
+    exactly, at its own samples over its panel (light outside the panel is blocked), by matrix
+    Fourier transforms to the panel and back to the output grid (``O(N³)``, slower than the
+    FFTs). Any element left ``None`` is ideal: a real
     amplitude input, any complex mask on the Fourier grid, the irradiance ``|E|²`` (W/m²) at
     pitch ``dx·f2/f1``. ``readout`` is ``"intensity"``, ``"field"`` or ``"differential"`` and
     ``multiplex`` ``"time"`` or ``"tiled"`` (see :mod:`opticsim.readout`); ``dtype`` is
@@ -82,24 +85,13 @@ class FourF:
         if dtype not in (np.complex64, np.complex128):
             raise ValueError(f"dtype must be complex64 or complex128, got {dtype}")
         object.__setattr__(self, "dtype", dtype)
-        if self.fourier_slm is not None:
-            wanted = self.fourier_pitch
-            if not all(math.isclose(self.fourier_slm.sample_pitch, p, rel_tol=1e-6)
-                       for p in wanted):
-                f1 = (self.shape[1] * self.pitch[1] * self.fourier_slm.sample_pitch
-                      / self.wavelength)
-                raise ValueError(
-                    f"fourier_slm pitch/oversample = {self.fourier_slm.sample_pitch} m must equal "
-                    f"the Fourier-plane pitch λ·f1/(N·dx) = {wanted} m; e.g. lens1 focal length "
-                    f"N·dx·p/(λ·oversample) = {f1:.6g} m, or sample the focal plane at any pitch "
-                    "with opticsim.propagate.lens_ft(out_pitch=...)")
         illumination = self.laser.amplitude(self.shape, self.pitch).astype(np.complex128)
         pupil = self.lens1.pupil(self.shape, self.pitch, np.complex128)
         if pupil is not None:
             illumination = illumination * pupil
         object.__setattr__(self, "_illumination", illumination.astype(dtype))
         object.__setattr__(self, "_fourier_pupil",
-                           self.lens2.pupil(self.shape, self.fourier_pitch, dtype))
+                           self.lens2.pupil(self.fourier_shape, self.fourier_pitch, dtype))
 
     def _set_grid(self):
         shape, pitch = self.shape, self.pitch
@@ -126,9 +118,31 @@ class FourF:
         return self.laser.wavelength
 
     @property
-    def fourier_pitch(self) -> tuple[float, float]:
-        """Sample pitch of the Fourier plane, ``λ·f1/(N·dx)`` (m)."""
+    def fft_pitch(self) -> tuple[float, float]:
+        """Pitch at which one FFT of the input grid samples the Fourier plane, ``λ·f1/(N·dx)``
+        (m): a unit of spatial frequency of ``1/(N·dx)``."""
         return focal_pitch(self.wavelength, self.lens1.focal_length, self.shape, self.pitch)
+
+    @property
+    def fourier_by_fft(self) -> bool:
+        """True when the Fourier plane is sampled by FFTs: no Fourier SLM, or one whose
+        pitch/oversample equals :attr:`fft_pitch` (to 1 ppm)."""
+        return self.fourier_slm is None or all(
+            math.isclose(self.fourier_slm.sample_pitch, p, rel_tol=1e-6) for p in self.fft_pitch)
+
+    @property
+    def fourier_pitch(self) -> tuple[float, float]:
+        """Sample pitch of the Fourier plane (m): :attr:`fft_pitch`, or the Fourier SLM's
+        pitch/oversample where that differs."""
+        if self.fourier_by_fft:
+            return self.fft_pitch
+        return (self.fourier_slm.sample_pitch,) * 2
+
+    @property
+    def fourier_shape(self) -> tuple[int, int]:
+        """Samples of the Fourier plane: the input grid's shape, or the Fourier SLM's samples
+        when its pitch is not :attr:`fft_pitch`."""
+        return self.shape if self.fourier_by_fft else self.fourier_slm.sample_shape
 
     @property
     def output_pitch(self) -> tuple[float, float]:
@@ -149,9 +163,12 @@ class FourF:
     @property
     def replica_period(self) -> tuple[float, float]:
         """Output samples after which a pixelated Fourier SLM replicates the output,
-        ``λ·f2/p_F`` over the output pitch = N/oversample (N without a Fourier SLM)."""
-        oversample = 1 if self.fourier_slm is None else self.fourier_slm.oversample
-        return (self.shape[0] / oversample, self.shape[1] / oversample)
+        ``λ·f2/p_F`` over the output pitch = ``N·fft_pitch/p_F`` (N without a Fourier SLM,
+        N/oversample when the Fourier SLM is sampled by the FFT)."""
+        if self.fourier_slm is None:
+            return tuple(float(n) for n in self.shape)
+        return tuple(n * natural / self.fourier_slm.pitch
+                     for n, natural in zip(self.shape, self.fft_pitch))
 
     # --- inputs ---------------------------------------------------------------------------
 
@@ -255,7 +272,7 @@ class FourF:
         gray = self.fourier_gray(mask) if gray is None else np.asarray(gray)
         panel = self.fourier_slm.transmittance(gray, self.fourier_pitch, self.wavelength,
                                                dtype=self.dtype)
-        return embed_centred(panel, self.shape)
+        return embed_centred(panel, self.fourier_shape)
 
     # --- one frame, element by element ----------------------------------------------------
 
@@ -270,10 +287,18 @@ class FourF:
 
     def _propagate(self, stack: np.ndarray, displays: np.ndarray) -> Field:
         source = self.input_field(stack)                                  # laser, input SLM
-        fourier = lens_ft(source, self.lens1.focal_length)                # lens 1
-        fourier = fourier.replace(fourier.data[:, None]) * displays       # Fourier SLM
-        fourier = self.lens2.apply_pupil(fourier)                         # lens-2 aperture
-        return lens_ft(fourier, self.lens2.focal_length)                  # lens 2
+        if self.fourier_by_fft:
+            field = lens_ft(source, self.lens1.focal_length)                # lens 1
+        else:                                   # matrix Fourier transforms at any pitch
+            field = lens_ft(source, self.lens1.focal_length, self.fourier_pitch,
+                            self.fourier_shape)
+        field = field.replace(field.data[:, None]) * displays              # Fourier SLM
+        field = self.lens2.apply_pupil(field)                              # lens-2 aperture
+        if self.fourier_by_fft:
+            return lens_ft(field, self.lens2.focal_length)                  # lens 2
+        # The panel's samples repeat the output every λ·f2/(pitch/oversample): the replicas
+        # a pixelated SLM makes, which layout() checks against the channels' span.
+        return _lens_mft(field, self.lens2.focal_length, self.output_pitch, self.shape)
 
     def _display_source(self, mask, gray):
         if (mask is None) == (gray is None):
@@ -290,6 +315,8 @@ class FourF:
         through ``(D, ny, nx)`` Fourier transmittances: two FFTs and three fused passes, a few
         frames at a time so that their samples stay in cache from one pass to the next."""
         stack, _ = self._images(images, None)
+        if not self.fourier_by_fft:
+            return self._propagate(stack, displays).intensity
         ny, nx = self.shape
         if self._fourier_pupil is not None:                             # lens-2 aperture
             displays = displays * self._fourier_pupil
@@ -401,15 +428,18 @@ class FourF:
                               replica_period=self.replica_period)
 
     def mask_frequencies(self, axis: int) -> np.ndarray:
-        """Positions of the mask samples along ``axis`` in Fourier-grid samples from the axis:
-        integers on the grid, the pixel centres on a Fourier SLM."""
+        """Positions of the mask samples along ``axis`` from the optical axis in units of
+        :attr:`fft_pitch` (spatial frequency × N·dx): integers on an ideal grid, the pixel
+        centres on a Fourier SLM."""
         n = self.shape[axis]
         if self.fourier_slm is None:
             return np.arange(n) - n // 2.0
         oversample = self.fourier_slm.oversample
-        pixels = self.fourier_slm.shape[axis]
-        start = (n - pixels * oversample) // 2
-        return start + np.arange(pixels) * oversample + (oversample - 1) / 2 - n // 2
+        samples = self.fourier_slm.sample_shape[axis]
+        centres = np.arange(self.fourier_slm.shape[axis]) * oversample + (oversample - 1) / 2
+        if self.fourier_by_fft:                 # the panel as embed_centred places it
+            return centres + (n - samples) // 2 - n // 2
+        return (centres - samples // 2) * (self.fourier_pitch[axis] / self.fft_pitch[axis])
 
     def mask_from_kernel(self, kernel) -> np.ndarray:
         """Fourier-plane transmittance ``(..., *mask_shape)`` whose 4f output is the
@@ -457,15 +487,28 @@ class FourF:
     def kernel_from_mask(self, mask) -> np.ndarray:
         """The centred kernel on the input grid implemented by a Fourier mask (each Fourier-SLM
         pixel held over its samples, fill factor ignored); inverts :meth:`mask_from_kernel`
-        on an ideal grid."""
+        on an ideal grid.
+
+        ``h[q] = (δ_y·δ_x/(N_y·N_x))·Σ_κ M(κ)·exp(i2π q·κ/N)`` over the mask samples κ spaced
+        δ = fourier_pitch/fft_pitch apart (an inverse FFT when δ = 1), q from the grid centre.
+        """
         masks = np.asarray(mask)
         if masks.shape[-2:] != self.mask_shape:
             raise ValueError(f"mask must end in {self.mask_shape}, got {masks.shape}")
         if self.fourier_slm is not None:
             oversample = self.fourier_slm.oversample
-            masks = embed_centred(masks.repeat(oversample, -2).repeat(oversample, -1), self.shape)
-        centred = np.fft.ifftshift(masks, axes=(-2, -1))
-        return np.fft.fftshift(np.fft.ifft2(centred), axes=(-2, -1))
+            masks = masks.repeat(oversample, -2).repeat(oversample, -1)
+        if self.fourier_by_fft:
+            centred = np.fft.ifftshift(embed_centred(masks, self.shape), axes=(-2, -1))
+            return np.fft.fftshift(np.fft.ifft2(centred), axes=(-2, -1))
+        factors = []
+        for axis in (0, 1):
+            n, samples = self.shape[axis], masks.shape[axis - 2]
+            step = self.fourier_pitch[axis] / self.fft_pitch[axis]
+            kappa = (np.arange(samples) - samples // 2) * step
+            taps = np.arange(n) - n // 2
+            factors.append(np.exp(2j * np.pi * np.outer(taps, kappa) / n) * (step / n))
+        return np.einsum("yk,...kl,xl->...yx", factors[0], masks, factors[1])
 
     def upright(self, frames) -> np.ndarray:
         """Output frames with the 4f inversion undone (x → −x, y → −y)."""

@@ -50,6 +50,14 @@ def lens_ft(field: Field, focal_length: float, out_pitch=None, out_shape=None) -
     natural = focal_pitch(field.wavelength, focal_length, field.shape, field.pitch)
     pitch = natural if out_pitch is None else checks.pair("out_pitch", out_pitch)
     shape = field.shape if out_shape is None else checks.shape2("out_shape", out_shape)
+    period = (field.wavelength * focal_length / field.pitch[0],
+              field.wavelength * focal_length / field.pitch[1])
+    window = (shape[0] * pitch[0], shape[1] * pitch[1])
+    if window[0] > period[0] * (1 + 1e-9) or window[1] > period[1] * (1 + 1e-9):
+        warnings.warn(
+            f"focal-plane window {window} m exceeds the spectral period λf/dx = {period} m of "
+            "the sampled input, so replicas of the spectrum appear; sample the input finer or "
+            "ask for a smaller out_shape/out_pitch", SamplingWarning, stacklevel=2)
     return _lens_mft(field, focal_length, pitch, shape)
 
 
@@ -82,15 +90,8 @@ def _mft_matrix(n_out: int, out_pitch: float, n_in: int, in_pitch: float,
 
 
 def _lens_mft(field: Field, focal_length: float, pitch, shape) -> Field:
+    """:func:`lens_ft` sampled at ``pitch`` on ``shape`` by two matrix products, unchecked."""
     wavelength = field.wavelength
-    period = (wavelength * focal_length / field.pitch[0],
-              wavelength * focal_length / field.pitch[1])
-    window = (shape[0] * pitch[0], shape[1] * pitch[1])
-    if window[0] > period[0] * (1 + 1e-9) or window[1] > period[1] * (1 + 1e-9):
-        warnings.warn(
-            f"focal-plane window {window} m exceeds the spectral period λf/dx = {period} m of "
-            "the sampled input, so replicas of the spectrum appear; sample the input finer or "
-            "ask for a smaller out_shape/out_pitch", SamplingWarning, stacklevel=3)
     dtype = field.data.dtype
     rows = _mft_matrix(shape[0], pitch[0], field.shape[0], field.pitch[0], wavelength,
                        focal_length, dtype)

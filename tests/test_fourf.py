@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.signal import fftconvolve
 
-from opticsim import FourF, Laser, Lens
+from opticsim import SLM, FourF, Laser, Lens
 
 WAVELENGTH, POWER = 532e-9, 2e-3
 
@@ -140,6 +140,61 @@ def test_mask_from_kernel_gives_the_linear_convolution(shape, kernel_shape, comp
     np.testing.assert_allclose(out, expected, rtol=0, atol=1e-10 * scale)
     np.testing.assert_allclose(system.upright(system.run(image, mask)), np.abs(expected) ** 2,
                                rtol=0, atol=1e-10 * scale ** 2)
+
+
+def _slm_system(shape, pixels, step, pitch=8e-6, f1=0.15, f2=0.15, **options):
+    """A 4f system on ``shape`` with a 16-bit amplitude Fourier SLM of ``pixels`` whose pitch is
+    ``step`` times the FFT's Fourier-plane pitch λ·f1/(N·dx)."""
+    fft_pitch = WAVELENGTH * f1 / (shape[1] * pitch)
+    slm = SLM((pixels, pixels), step * fft_pitch, mode="amplitude", bits=16)
+    return FourF(Laser(WAVELENGTH, POWER), Lens(f1), Lens(f2), shape, pitch, fourier_slm=slm,
+                 dtype=np.complex128, **options)
+
+
+@pytest.mark.parametrize("n, pixels", [(64, 48), (48, 64), (45, 50)])
+def test_fourier_slm_at_any_pitch_convolves_within_its_replica_period(n, pixels):
+    """P pixels spanning one spectral period λf1/dx of the input samples, at a pitch of N/P FFT
+    samples, replicate the output every P output samples: with H + K − 1 ≤ min(N, P) the
+    upright output is the linear convolution (scipy.signal.fftconvolve), sample for sample,
+    through matrix Fourier transforms at the SLM's own pitch. The kernel g∗g, g symmetric about
+    the centre of its taps, has the real mask |G|² in [0, 1], shown by a 16-bit amplitude
+    panel."""
+    system = _slm_system((n, n), pixels, n / pixels, f2=0.2)
+    assert not system.fourier_by_fft and system.fourier_shape == (pixels, pixels)
+    assert system.replica_period == pytest.approx((pixels, pixels))
+    taps = np.convolve([1, 2, 2, 1], [1, 2, 2, 1])
+    kernel = np.outer(taps, taps) / taps.sum() ** 2
+    image = np.random.default_rng(21).random((20, 20))
+    mask = system.mask_from_kernel(kernel)
+    assert mask.shape == (pixels, pixels) and np.abs(mask.imag).max() < 1e-12
+    full = fftconvolve(image, kernel, mode="full")
+    expected = -0.15 / 0.2 * _flat_amplitude(system) * _placed_convolution(
+        full, (n, n), image.shape, kernel.shape)
+    mask = np.clip(mask.real, 0, 1)                     # rounding may leave 1 + 1e-16
+    out = system.upright(system.field(image, mask).data)
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(out, expected, rtol=0, atol=2e-5 * scale)     # 16-bit levels
+    np.testing.assert_allclose(system.upright(system.run(image, mask)),
+                               np.abs(out) ** 2, rtol=1e-9, atol=1e-12 * scale ** 2)
+    recovered = system.kernel_from_mask(mask)[n // 2 - 3:n // 2 + 4, n // 2 - 3:n // 2 + 4]
+    np.testing.assert_allclose(recovered, kernel, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, pixels, step", [((64, 64), 20, 1.7), ((63, 63), 25, 0.9)])
+def test_fourier_slm_panel_is_a_rectangular_pupil_of_dirichlet_response(shape, pixels, step):
+    """A point input through an all-pass panel of P pixels at pitch s: the output field is
+    the product of Dirichlet kernels |sin(πPs·x/(λf2))/sin(πs·x/(λf2))|, zero at multiples
+    of λf2/(P·s) (the coherent cutoff of the panel at any pitch)."""
+    system = _slm_system(shape, pixels, step)
+    image = np.zeros(shape)
+    image[shape[0] // 2, shape[1] // 2] = 1
+    out = np.abs(system.field(image, np.ones((pixels, pixels))).data)
+    n = np.arange(shape[1]) - shape[1] // 2
+    phase = np.pi * step * n / shape[1]         # π·s·x/(λ·f2), x = n·dx·f2/f1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dirichlet = np.where(n == 0, pixels, np.abs(np.sin(pixels * phase) / np.sin(phase)))
+    expected = np.outer(dirichlet, dirichlet)
+    np.testing.assert_allclose(out / out.max(), expected / expected.max(), atol=1e-12)
 
 
 def test_too_small_a_grid_wraps_the_convolution_around():

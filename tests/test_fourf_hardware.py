@@ -62,10 +62,20 @@ def test_tiles_beyond_the_fourier_slm_replica_period_warn():
         system.layout(1, 9, (12, 12), (3, 3))
 
 
-def test_fourier_slm_of_the_wrong_pitch_names_it_and_the_matching_focal_length():
-    slm = SLM((64, 64), 8e-6, mode="phase")
-    with pytest.raises(ValueError, match="fourier_slm.*focal length"):
-        FourF(LASER, Lens(FOCAL), Lens(FOCAL), 64, PITCH, fourier_slm=slm)
+def test_fourier_slm_of_another_pitch_is_sampled_at_its_pixels():
+    """A PLUTO-like 8 µm panel on a grid whose FFT samples the focal plane at 7.4 µm: the
+    Fourier plane is the panel's, the output grid the input's, and run() equals field()."""
+    slm = SLM((40, 40), 8e-6, mode="phase", bits=8)
+    system = FourF(LASER, Lens(FOCAL), Lens(FOCAL), 64, PITCH, fourier_slm=slm,
+                   dtype=np.complex128)
+    assert system.fft_pitch[0] == pytest.approx(WAVELENGTH * FOCAL / (64 * PITCH))
+    assert system.fourier_pitch == (8e-6, 8e-6) and system.fourier_shape == (40, 40)
+    mask = np.exp(1j * np.random.default_rng(12).uniform(0, 2 * np.pi, (40, 40)))
+    images = np.random.default_rng(13).random((2, 16, 16))
+    field = system.field(images, mask)
+    assert field.shape == (64, 64) and field.pitch == pytest.approx((PITCH, PITCH))
+    np.testing.assert_allclose(system.run(images, mask), field.intensity, rtol=1e-12,
+                               atol=1e-12 * field.intensity.max())
 
 
 def test_input_slm_sets_the_grid_and_quantises_the_images():

@@ -623,3 +623,7 @@ def test_bad_input_raises_value_error_naming_the_argument():
         ot.Optical4fConv(fourf, 0, 1, 3)
     with pytest.raises(ValueError, match="export_gray needs"):
         ot.Optical4fConv(_ideal_system(), 1, 1, 3).export_gray()
+    other_pitch = opticsim.FourF(fourf.laser, fourf.lens1, fourf.lens2, fourf.shape, fourf.pitch,
+                                 fourier_slm=opticsim.SLM((20, 20), 10e-6, mode="phase"))
+    with pytest.raises(ValueError, match="fourf's Fourier SLM samples the focal plane"):
+        ot.Optical4fConv(other_pitch, 1, 1, 3)

@@ -60,6 +60,11 @@ class Optical4fConv(nn.Module):
         super().__init__()
         if not isinstance(fourf, FourF):
             raise ValueError(f"fourf must be an opticsim.FourF, got {type(fourf).__name__}")
+        if not fourf.fourier_by_fft:
+            raise ValueError(
+                f"fourf's Fourier SLM samples the focal plane at {fourf.fourier_pitch} m, but the "
+                f"layer transforms by FFT at λ·f1/(N·dx) = {fourf.fft_pitch} m; choose lens1's "
+                "focal length (or the grid) so that they match")
         self.fourf = fourf
         self.in_channels = checks.integer("in_channels", in_channels, 1)
         self.out_channels = checks.integer("out_channels", out_channels, 1)
