@@ -1,4 +1,4 @@
-"""Engine throughput against the FFT floor and a plain-NumPy pipeline (issue 2).
+"""Engine throughput against the FFT floor and a plain-NumPy pipeline (issues 2 and 3).
 
     python benches/bench_engine.py [--quick] [--out PATH]
 
@@ -10,13 +10,27 @@ Every case is timed against contenders measured in the same run, on the same thr
   only zero padding, so it may beat the floor; ``fourf_run_full`` (an image filling the grid,
   no target) shows the frame without that saving;
 * ``lens_ft``: :func:`opticsim.propagate.lens_ft` of an N² complex64 field;
-* ``composition``: ``lens_ft → Field * mask → lens_ft`` through the public API.
+* ``composition``: ``lens_ft → Field * mask → lens_ft`` through the public API;
+* ``hardware_frame``: the full hardware frame, one :meth:`opticsim.FourF.run` of N×N float32
+  images in [0, 1] with intensity readout: a 532 nm, 1 mW flat-top laser; an 8-bit amplitude
+  input SLM of N×N 8 µm pixels (to_gray and pixelation every frame); two f = 0.2 m lenses; an
+  8-bit phase-only Fourier SLM of pitch λf/(N·dx) (oversample 1) showing fixed gray levels (a
+  random-phase mask quantised once, as a displayed mask does not change between frames); a
+  camera of N×N 8 µm pixels (the default EMVA 1288 sensor, 0.1 ms exposure, 10 DN black level)
+  with shot noise, read noise and its 12-bit ADC. One frame at each N, and
+  ``hardware_batch``, the batch of frames.
 
 The *floor* of a case is its FFTs alone: pyFFTW plans made with ``FFTW_MEASURE`` on aligned
 in-place arrays, with the thread count the engine uses for that shape (one forward + one
-inverse transform for the 4f frame and the composition, one forward transform for ``lens_ft``).
-The NumPy contender is the same pipeline written with ``numpy.fft`` and ``fftshift``/
-``ifftshift``, a multiply and ``abs()**2``; its result is compared with the engine's.
+inverse transform for the 4f and hardware frames and the composition, one forward transform
+for ``lens_ft``). The NumPy contender is the same pipeline written with ``numpy.fft`` and
+``fftshift``/``ifftshift``, a multiply and ``abs()**2``; its result is compared with the
+engine's. The hardware cases have no NumPy contender; theirs are ``ideal`` (:meth:`FourF.run`
+of the same images through the same complex mask, with no SLM and no camera) and the stages of
+the frame, each timed alone: ``input_slm`` (quantise, pixelate, illuminate), ``fourier_slm``
+(the displayed transmittance) and ``camera`` (pixels, noise, ADC); ``other`` = frame − floor −
+those stages (mask multiply, |E|², Python). A hardware case's ``engine`` is its hardware frame;
+a second table lists its ideal time and stages.
 
 Each contender is warmed up, then timed in many short interleaved rounds of repeated calls;
 the time reported is the smallest of the per-round medians (``x floor`` is their ratio), and
@@ -26,6 +40,11 @@ other processes kept busy during a case are measured (``load``) and a case is re
 exceeds ``--max-load``. Ratios (engine time / floor time) are the headline; absolute
 milliseconds depend on the machine. The table goes to stdout and everything to a JSON file
 (``bench-results/bench_engine.json`` by default), written atomically.
+
+The input SLM, the Fourier SLM and the camera run their passes on every core, but pyFFTW's
+OpenMP threads busy-wait for milliseconds after each transform and so hold a core the passes
+after an FFT would use; ``OMP_WAIT_POLICY=PASSIVE python benches/bench_engine.py`` measures the
+hardware frame (and every floor) with waiting threads that sleep instead.
 """
 
 from __future__ import annotations
@@ -43,17 +62,28 @@ from pathlib import Path
 import numpy as np
 
 import opticsim
-from opticsim import Field, FourF, Laser, Lens, fft
+from opticsim import SLM, Camera, Field, FourF, Laser, Lens, _kernels, fft
+from opticsim.camera import photon_energy
 from opticsim.propagate import lens_ft
 
 WAVELENGTH = 633e-9      # m
 POWER = 1e-3             # W
 FOCAL_LENGTH = 0.1       # m
-PITCH = 8e-6             # m
+PITCH = 8e-6             # m, also the input SLM and camera pixels of the hardware frame
+
+# The hardware frame's own light, lenses and camera settings.
+HARDWARE_WAVELENGTH = 532e-9   # m
+HARDWARE_FOCAL_LENGTH = 0.2    # m
+EXPOSURE = 1e-4                # s
+OFFSET = 10.0                  # DN
+
+# The stages of the hardware frame timed alone.
+STAGES = ("input_slm", "fourier_slm", "camera")
 
 # Engine time / floor time to reach, and the grid side N at which the target applies.
 TARGETS = {"fourf_run": (1.30, 1024), "fourf_run_batch": (1.30, None),
-           "fourf_run_full": (None, None), "lens_ft": (1.25, 1024), "composition": (1.25, 1024)}
+           "fourf_run_full": (None, None), "lens_ft": (1.25, 1024), "composition": (1.25, 1024),
+           "hardware_frame": (2.0, 1024), "hardware_batch": (2.0, None)}
 
 FULL = dict(sizes=(256, 512, 1024, 2048), batch=(16, 512), rounds=15, seconds=0.03)
 QUICK = dict(sizes=(256, 1024), batch=(4, 256), rounds=3, seconds=0.02)
@@ -150,6 +180,19 @@ def _relative_error(result: np.ndarray, reference: np.ndarray) -> float:
     return float(np.linalg.norm(result - reference) / np.linalg.norm(reference))
 
 
+def _fastest(medians: dict) -> dict:
+    """The smallest per-round median (s) of each contender of :func:`compare`."""
+    return {name: min(values) for name, values in medians.items()}
+
+
+def _versus_numpy(medians: dict, error: float) -> dict:
+    """The NumPy columns of a row: NumPy's time (ms), engine/NumPy and the relative error of
+    the engine's result against NumPy's."""
+    times = _fastest(medians)
+    return dict(numpy_ms=1e3 * times["numpy"], ratio_numpy=times["engine"] / times["numpy"],
+                relative_error=error)
+
+
 # --- cases --------------------------------------------------------------------------------
 
 
@@ -175,7 +218,7 @@ def bench_fourf(batch: int, n: int, rounds: int, seconds: float, rng, image: int
         "numpy": lambda: numpy_fourf(system, images, mask),
     }, rounds, seconds)
     error = _relative_error(system.run(images, mask), numpy_fourf(system, images, mask))
-    return dict(times=times, relative_error=error)
+    return dict(times=times, details=_versus_numpy(times, error))
 
 
 def bench_lens_ft(n: int, rounds: int, seconds: float, rng) -> dict:
@@ -187,7 +230,7 @@ def bench_lens_ft(n: int, rounds: int, seconds: float, rng) -> dict:
         "numpy": lambda: numpy_lens_ft(data),
     }, rounds, seconds)
     error = _relative_error(lens_ft(field, FOCAL_LENGTH).data, numpy_lens_ft(data))
-    return dict(times=times, relative_error=error)
+    return dict(times=times, details=_versus_numpy(times, error))
 
 
 def bench_composition(n: int, rounds: int, seconds: float, rng) -> dict:
@@ -203,23 +246,83 @@ def bench_composition(n: int, rounds: int, seconds: float, rng) -> dict:
 
     times = compare({"engine": engine, "floor": fftw_floor((n, n), 2), "numpy": numpy},
                     rounds, seconds)
-    return dict(times=times, relative_error=_relative_error(engine().data, numpy()))
+    return dict(times=times, details=_versus_numpy(times, _relative_error(engine().data, numpy())))
+
+
+def hardware_system(n: int) -> FourF:
+    """The hardware cases' 4f system on an N×N grid (see the module docstring)."""
+    fourier_pitch = HARDWARE_WAVELENGTH * HARDWARE_FOCAL_LENGTH / (n * PITCH)      # m
+    return FourF(Laser(HARDWARE_WAVELENGTH, POWER), Lens(HARDWARE_FOCAL_LENGTH),
+                 Lens(HARDWARE_FOCAL_LENGTH),
+                 input_slm=SLM((n, n), PITCH, mode="amplitude", bits=8),
+                 fourier_slm=SLM((n, n), fourier_pitch, mode="phase", bits=8),
+                 camera=Camera((n, n), (PITCH, PITCH), exposure=EXPOSURE, offset=OFFSET))
+
+
+def hardware_setup() -> dict:
+    """The hardware system's settings, for the JSON (SI units; offset in DN)."""
+    return dict(wavelength=HARDWARE_WAVELENGTH, power=POWER, focal_length=HARDWARE_FOCAL_LENGTH,
+                pitch=PITCH, exposure=EXPOSURE, offset=OFFSET, input_slm="amplitude, 8 bits",
+                fourier_slm="phase, 8 bits, oversample 1, fixed gray levels",
+                camera="default EMVA 1288 sensor, 12 bits",
+                poisson_exact_below=_kernels.POISSON_EXACT_BELOW)
+
+
+def _hardware_details(medians: dict, electrons: np.ndarray) -> dict:
+    """The hardware columns of a row: the ideal frame's time (ms), hardware/ideal, the stages
+    (ms; ``ffts`` is the floor, ``other`` the rest of the frame), the median photo-electrons of
+    a camera pixel and the fraction of pixels that the exact Poisson sampler draws."""
+    times = {name: 1e3 * value for name, value in _fastest(medians).items()}
+    stages = {name: times[name] for name in STAGES}
+    stages["ffts"] = times["floor"]
+    stages["other"] = times["engine"] - sum(stages.values())
+    return dict(ideal_ms=times["ideal"], ratio_ideal=times["engine"] / times["ideal"],
+                stages_ms=stages, median_electrons=float(np.median(electrons)),
+                exact_poisson_fraction=float(np.mean(electrons < _kernels.POISSON_EXACT_BELOW)))
+
+
+def bench_hardware(batch: int, n: int, rounds: int, seconds: float, rng) -> dict:
+    """The hardware frame of ``batch`` N×N images (``engine``) against its floor, the ideal
+    frame and its own stages."""
+    system = hardware_system(n)
+    ideal = FourF(system.laser, system.lens1, system.lens2, system.shape, system.pitch)
+    images = rng.random((batch, n, n), dtype=np.float32)
+    frames = images if batch > 1 else images[0]
+    gray = system.fourier_gray(np.exp(2j * np.pi * rng.random((n, n))))
+    mask = system.fourier_transmittance(gray=gray)
+    illumination = system.laser.amplitude(system.shape, system.pitch).astype(np.complex64)
+    field = fft.empty(images.shape, np.complex64)
+    irradiance = system.irradiance(images, mask[None])                          # W/m²
+    times = compare({
+        "engine": lambda: system.run(frames, gray=gray, rng=1),
+        "floor": fftw_floor(images.shape, 2),
+        "ideal": lambda: ideal.run(frames, mask),
+        "input_slm": lambda: system.input_slm.encode(images, illumination, system.pitch,
+                                                     HARDWARE_WAVELENGTH, out=field),
+        "fourier_slm": lambda: system.fourier_transmittance(gray=gray),
+        # what run() calls: capture_irradiance without its validation pass
+        "camera": lambda: system.camera._capture_trusted(irradiance, system.output_pitch,
+                                                         HARDWARE_WAVELENGTH, rng=1),
+    }, rounds, seconds)
+    photons = PITCH * PITCH * EXPOSURE / photon_energy(HARDWARE_WAVELENGTH)    # per W/m²
+    electrons = system.camera.qe * irradiance * photons
+    return dict(times=times, details=_hardware_details(times, electrons))
 
 
 def _row(case: str, shape, outcome: dict, load) -> dict:
+    """The result row of a case: engine and floor times (ms), their ratios, the target, the
+    case's own columns (``outcome["details"]``) and the background load (cores)."""
     medians = outcome["times"]
-    times = {name: min(values) for name, values in medians.items()}
+    times = _fastest(medians)
     paired = statistics.median(e / f for e, f in zip(medians["engine"], medians["floor"]))
     target, at = TARGETS[case]
     applies = target is not None and (at is None or shape[-1] == at)
     ratio = times["engine"] / times["floor"]
     return dict(case=case, shape=list(shape), engine_ms=1e3 * times["engine"],
-                floor_ms=1e3 * times["floor"], numpy_ms=1e3 * times["numpy"],
-                ratio_floor=ratio, ratio_floor_paired=paired,
-                ratio_numpy=times["engine"] / times["numpy"],
+                floor_ms=1e3 * times["floor"], ratio_floor=ratio, ratio_floor_paired=paired,
                 target=target if applies else None,
                 meets_target=bool(ratio <= target) if applies else None,
-                relative_error=outcome["relative_error"], background_load=load)
+                **outcome["details"], background_load=load)
 
 
 def _cpu_seconds():
@@ -269,25 +372,51 @@ def run_all(sizes, batch, rounds: int, seconds: float, seed: int = 0, retries: i
               for n in sizes]
     cases += [("composition", (1, n, n), lambda n=n: bench_composition(n, rounds, seconds, rng))
               for n in sizes]
+    cases += [("hardware_frame", (1, n, n), lambda n=n: bench_hardware(1, n, rounds, seconds, rng))
+              for n in sizes]
+    cases.append(("hardware_batch", (count, side, side),
+                  lambda: bench_hardware(count, side, rounds, seconds, rng)))
     return [_measured(case, shape, bench, retries, max_load) for case, shape, bench in cases]
 
 
 # --- report -------------------------------------------------------------------------------
 
 
+def _shape(row: dict) -> str:
+    return "x".join(str(s) for s in row["shape"])
+
+
+def _line(row: dict) -> str:
+    """A row of the main table (ms and ratios); a case without a NumPy contender leaves its
+    columns blank."""
+    target = "" if row["target"] is None else (
+        f"{'<=' if row['meets_target'] else '>'}{row['target']:.2f}")
+    load = "" if row["background_load"] is None else f"{row['background_load']:.2f}"
+    numpy = (f"{row['numpy_ms']:>10.3f}{row['ratio_numpy']:>9.3f}" if "numpy_ms" in row
+             else " " * 19)
+    return (f"{row['case']:<16}{_shape(row):>16}{row['engine_ms']:>11.3f}"
+            f"{row['floor_ms']:>10.3f}{row['ratio_floor']:>9.3f}"
+            f"{row['ratio_floor_paired']:>8.3f}{target:>8}{numpy}{load:>6}")
+
+
+def _stage_line(row: dict) -> str:
+    """A row of the hardware table: the ideal frame (ms), hardware/ideal and the stages (ms)."""
+    stages = "".join(f"{value:>11.3f}" for value in row["stages_ms"].values())
+    return (f"{row['case']:<16}{_shape(row):>16}{row['ideal_ms']:>11.3f}"
+            f"{row['ratio_ideal']:>9.3f}{stages}")
+
+
 def table(rows: list[dict]) -> str:
-    """The results as a fixed-width text table."""
+    """The results as fixed-width text: every case against its floor, then the hardware
+    frames' ideal time and stages."""
     lines = [(f"{'case':<16}{'shape':>16}{'engine ms':>11}{'floor ms':>10}{'x floor':>9}"
               f"{'paired':>8}{'target':>8}{'numpy ms':>10}{'x numpy':>9}{'load':>6}")]
-    for row in rows:
-        shape = "x".join(str(s) for s in row["shape"])
-        target = "" if row["target"] is None else (
-            f"{'<=' if row['meets_target'] else '>'}{row['target']:.2f}")
-        load = "" if row["background_load"] is None else f"{row['background_load']:.2f}"
-        lines.append(f"{row['case']:<16}{shape:>16}{row['engine_ms']:>11.3f}"
-                     f"{row['floor_ms']:>10.3f}{row['ratio_floor']:>9.3f}"
-                     f"{row['ratio_floor_paired']:>8.3f}{target:>8}"
-                     f"{row['numpy_ms']:>10.3f}{row['ratio_numpy']:>9.3f}{load:>6}")
+    lines += [_line(row) for row in rows]
+    hardware = [row for row in rows if "stages_ms" in row]
+    if hardware:
+        stages = "".join(f"{name.split('_')[0] + ' ms':>11}" for name in hardware[0]["stages_ms"])
+        lines += ["", f"{'case':<16}{'shape':>16}{'ideal ms':>11}{'x ideal':>9}{stages}"]
+        lines += [_stage_line(row) for row in hardware]
     return "\n".join(lines)
 
 
@@ -341,7 +470,7 @@ def main(argv=None) -> dict:
     rows = run_all(sizes, batch, rounds, settings["seconds"], args.seed, retries, args.max_load)
     document = dict(benchmark="engine", quick=args.quick,
                     command=" ".join(["python", "benches/bench_engine.py"] + list(argv or [])),
-                    environment=environment(),
+                    environment=environment(), hardware_setup=hardware_setup(),
                     targets={case: dict(ratio=ratio, n=n) for case, (ratio, n) in TARGETS.items()},
                     timing=dict(rounds=rounds, seconds_per_round=settings["seconds"],
                                 statistic="min over rounds of the median of repeated calls",

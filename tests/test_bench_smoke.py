@@ -1,7 +1,9 @@
 """The engine benchmark runs end to end on tiny grids and writes the JSON it promises
 (timings are not checked: benchmarks are not tests)."""
 
+import contextlib
 import importlib.util
+import io
 import json
 from pathlib import Path
 
@@ -11,6 +13,11 @@ pytest.importorskip("pyfftw")
 
 BENCH = Path(__file__).resolve().parents[1] / "benches" / "bench_engine.py"
 
+ENGINE_CASES = {("fourf_run", (1, 64, 64)), ("fourf_run_batch", (2, 32, 32)),
+                ("fourf_run_full", (1, 64, 64)), ("lens_ft", (1, 64, 64)),
+                ("composition", (1, 64, 64))}
+HARDWARE_CASES = {("hardware_frame", (1, 64, 64)), ("hardware_batch", (2, 32, 32))}
+
 
 def _bench_module():
     spec = importlib.util.spec_from_file_location("bench_engine", BENCH)
@@ -19,22 +26,51 @@ def _bench_module():
     return module
 
 
-def test_quick_bench_writes_every_case(tmp_path, capsys):
-    out = tmp_path / "results" / "bench_engine.json"
-    document = _bench_module().main(["--quick", "--sizes", "64", "--batch", "2x32",
-                                     "--rounds", "1", "--out", str(out)])
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One quick run on tiny grids: (returned document, JSON path, printed text)."""
+    out = tmp_path_factory.mktemp("bench") / "results" / "bench_engine.json"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        document = _bench_module().main(["--quick", "--sizes", "64", "--batch", "2x32",
+                                         "--rounds", "1", "--out", str(out)])
+    return document, out, printed.getvalue()
+
+
+def _rows(written: dict, cases: set) -> list[dict]:
+    return [row for row in written["results"] if row["case"] in {case for case, _ in cases}]
+
+
+def test_quick_bench_writes_every_case(quick_run):
+    document, out, printed = quick_run
     written = json.loads(out.read_text())
     assert written == json.loads(json.dumps(document))
     assert not list(out.parent.glob("*.tmp"))
-    assert {"benchmark", "quick", "command", "environment", "targets", "timing",
-            "results"} <= written.keys()
+    assert {"benchmark", "quick", "command", "environment", "hardware_setup", "targets",
+            "timing", "results"} <= written.keys()
     assert written["quick"] is True
     cases = {(row["case"], tuple(row["shape"])) for row in written["results"]}
-    assert cases == {("fourf_run", (1, 64, 64)), ("fourf_run_batch", (2, 32, 32)),
-                     ("fourf_run_full", (1, 64, 64)), ("lens_ft", (1, 64, 64)),
-                     ("composition", (1, 64, 64))}
+    assert cases == ENGINE_CASES | HARDWARE_CASES
     for row in written["results"]:
-        assert {"engine_ms", "floor_ms", "numpy_ms", "ratio_floor", "ratio_numpy", "target",
-                "meets_target", "relative_error", "background_load"} <= row.keys()
+        assert {"engine_ms", "floor_ms", "ratio_floor", "ratio_floor_paired", "target",
+                "meets_target", "background_load"} <= row.keys()
+        assert row["engine_ms"] > 0 and row["floor_ms"] > 0
+    for row in _rows(written, ENGINE_CASES):
+        assert {"numpy_ms", "ratio_numpy", "relative_error"} <= row.keys()
         assert row["relative_error"] < 1e-4          # the engine computes what NumPy does
-    assert "x floor" in capsys.readouterr().out
+    assert "x floor" in printed
+
+
+def test_quick_bench_times_the_hardware_stages(quick_run):
+    _, out, printed = quick_run
+    written = json.loads(out.read_text())
+    rows = {row["case"]: row for row in _rows(written, HARDWARE_CASES)}
+    for row in rows.values():
+        assert {"ideal_ms", "ratio_ideal", "stages_ms", "median_electrons",
+                "exact_poisson_fraction"} <= row.keys()
+        assert set(row["stages_ms"]) == {"input_slm", "fourier_slm", "camera", "ffts", "other"}
+        assert row["ideal_ms"] > 0 and 0 <= row["exact_poisson_fraction"] <= 1
+    assert rows["hardware_frame"]["target"] is None        # 2.0 applies at N = 1024 only
+    assert rows["hardware_batch"]["target"] == 2.0         # the batch always has the target
+    assert written["targets"]["hardware_frame"] == {"ratio": 2.0, "n": 1024}
+    assert "x ideal" in printed and printed.count("hardware_batch") == 2
