@@ -16,9 +16,11 @@ Every case is timed against contenders measured in the same run, on the same thr
   input SLM of N×N 8 µm pixels (to_gray and pixelation every frame); two f = 0.2 m lenses; an
   8-bit phase-only Fourier SLM of pitch λf/(N·dx) (oversample 1) showing fixed gray levels (a
   random-phase mask quantised once, as a displayed mask does not change between frames); a
-  camera of N×N 8 µm pixels (the default EMVA 1288 sensor, 0.1 ms exposure, 10 DN black level)
-  with shot noise, read noise and its 12-bit ADC. One frame at each N, and
-  ``hardware_batch``, the batch of frames.
+  camera of N×N 8 µm pixels (the default EMVA 1288 sensor, 10 DN black level) with shot noise,
+  read noise and its 12-bit ADC, exposed so that the mean pixel collects a quarter of its full
+  well (a speckled output then spans the sensor's range: most pixels neither saturate nor sit
+  in the dark; those below ``POISSON_EXACT_BELOW`` electrons draw exact Poisson counts, the
+  slowest part of the camera). One frame at each N, and ``hardware_batch``, the batch.
 
 The *floor* of a case is its FFTs alone: pyFFTW plans made with ``FFTW_MEASURE`` on aligned
 in-place arrays, with the thread count the engine uses for that shape (one forward + one
@@ -74,7 +76,7 @@ PITCH = 8e-6             # m, also the input SLM and camera pixels of the hardwa
 # The hardware frame's own light, lenses and camera settings.
 HARDWARE_WAVELENGTH = 532e-9   # m
 HARDWARE_FOCAL_LENGTH = 0.2    # m
-EXPOSURE = 1e-4                # s
+WELL_FRACTION = 0.25           # mean photo-electrons of a camera pixel / its full well
 OFFSET = 10.0                  # DN
 
 # The stages of the hardware frame timed alone.
@@ -250,34 +252,37 @@ def bench_composition(n: int, rounds: int, seconds: float, rng) -> dict:
 
 
 def hardware_system(n: int) -> FourF:
-    """The hardware cases' 4f system on an N×N grid (see the module docstring)."""
+    """The hardware cases' 4f system on an N×N grid (see the module docstring); each run
+    passes its own exposure."""
     fourier_pitch = HARDWARE_WAVELENGTH * HARDWARE_FOCAL_LENGTH / (n * PITCH)      # m
     return FourF(Laser(HARDWARE_WAVELENGTH, POWER), Lens(HARDWARE_FOCAL_LENGTH),
                  Lens(HARDWARE_FOCAL_LENGTH),
                  input_slm=SLM((n, n), PITCH, mode="amplitude", bits=8),
                  fourier_slm=SLM((n, n), fourier_pitch, mode="phase", bits=8),
-                 camera=Camera((n, n), (PITCH, PITCH), exposure=EXPOSURE, offset=OFFSET))
+                 camera=Camera((n, n), (PITCH, PITCH), exposure=1e-6, offset=OFFSET))
 
 
 def hardware_setup() -> dict:
     """The hardware system's settings, for the JSON (SI units; offset in DN)."""
     return dict(wavelength=HARDWARE_WAVELENGTH, power=POWER, focal_length=HARDWARE_FOCAL_LENGTH,
-                pitch=PITCH, exposure=EXPOSURE, offset=OFFSET, input_slm="amplitude, 8 bits",
+                pitch=PITCH, well_fraction=WELL_FRACTION, offset=OFFSET,
+                input_slm="amplitude, 8 bits",
                 fourier_slm="phase, 8 bits, oversample 1, fixed gray levels",
                 camera="default EMVA 1288 sensor, 12 bits",
                 poisson_exact_below=_kernels.POISSON_EXACT_BELOW)
 
 
-def _hardware_details(medians: dict, electrons: np.ndarray) -> dict:
+def _hardware_details(medians: dict, electrons: np.ndarray, exposure: float) -> dict:
     """The hardware columns of a row: the ideal frame's time (ms), hardware/ideal, the stages
-    (ms; ``ffts`` is the floor, ``other`` the rest of the frame), the median photo-electrons of
-    a camera pixel and the fraction of pixels that the exact Poisson sampler draws."""
+    (ms; ``ffts`` is the floor, ``other`` the rest of the frame), the exposure (s), the median
+    photo-electrons of a camera pixel and the fraction of pixels that the exact Poisson sampler
+    draws."""
     times = {name: 1e3 * value for name, value in _fastest(medians).items()}
     stages = {name: times[name] for name in STAGES}
     stages["ffts"] = times["floor"]
     stages["other"] = times["engine"] - sum(stages.values())
     return dict(ideal_ms=times["ideal"], ratio_ideal=times["engine"] / times["ideal"],
-                stages_ms=stages, median_electrons=float(np.median(electrons)),
+                stages_ms=stages, exposure=exposure, median_electrons=float(np.median(electrons)),
                 exact_poisson_fraction=float(np.mean(electrons < _kernels.POISSON_EXACT_BELOW)))
 
 
@@ -293,20 +298,22 @@ def bench_hardware(batch: int, n: int, rounds: int, seconds: float, rng) -> dict
     illumination = system.laser.amplitude(system.shape, system.pitch).astype(np.complex64)
     field = fft.empty(images.shape, np.complex64)
     irradiance = system.irradiance(images, mask[None])                          # W/m²
+    camera = system.camera
+    photons = PITCH * PITCH / photon_energy(HARDWARE_WAVELENGTH)      # per (W/m²)·s
+    exposure = WELL_FRACTION * camera.full_well / (camera.qe * float(irradiance.mean()) * photons)
     times = compare({
-        "engine": lambda: system.run(frames, gray=gray, rng=1),
+        "engine": lambda: system.run(frames, gray=gray, rng=1, exposure=exposure),
         "floor": fftw_floor(images.shape, 2),
         "ideal": lambda: ideal.run(frames, mask),
         "input_slm": lambda: system.input_slm.encode(images, illumination, system.pitch,
                                                      HARDWARE_WAVELENGTH, out=field),
         "fourier_slm": lambda: system.fourier_transmittance(gray=gray),
         # what run() calls: capture_irradiance without its validation pass
-        "camera": lambda: system.camera._capture_trusted(irradiance, system.output_pitch,
-                                                         HARDWARE_WAVELENGTH, rng=1),
+        "camera": lambda: camera._capture_trusted(irradiance, system.output_pitch,
+                                                  HARDWARE_WAVELENGTH, exposure, rng=1),
     }, rounds, seconds)
-    photons = PITCH * PITCH * EXPOSURE / photon_energy(HARDWARE_WAVELENGTH)    # per W/m²
-    electrons = system.camera.qe * irradiance * photons
-    return dict(times=times, details=_hardware_details(times, electrons))
+    electrons = camera.qe * irradiance * (photons * exposure)
+    return dict(times=times, details=_hardware_details(times, electrons, exposure))
 
 
 def _row(case: str, shape, outcome: dict, load) -> dict:
