@@ -718,12 +718,7 @@ def shot_read_adc(signal, row_area, col_area, photons, qe, prnu, dark, dsnu, sta
             for l in range(nx):                 # the state lives in registers on the hot path
                 mean = count[l]
                 if mean >= POISSON_EXACT_BELOW:
-                    bits, a, b_, c, counter = _sfc64(a, b_, c, counter)
-                    layer, magnitude, z = _ziggurat(bits)
-                    if magnitude >= _ZIGGURAT_K[layer]:
-                        stream[0], stream[1], stream[2], stream[3] = a, b_, c, counter
-                        z = _normal_rejected(stream, layer, magnitude, z)
-                        a, b_, c, counter = stream[0], stream[1], stream[2], stream[3]
+                    z, a, b_, c, counter = _normal_next(a, b_, c, counter, stream)
                     count[l] = mean + spread[l] * z + skew[l] * (z * z - 1.0)
                     continue
                 if 0 < mean < 10:               # most likely no photo-electron at all
