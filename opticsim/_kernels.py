@@ -191,8 +191,8 @@ def spectrum_times_masks(spectrum, masks, out):
         for c in range(channels):
             for k in range(ny):
                 target, mask, source = out[b, c, k], masks[c, k], spectrum[b, k]
-                for l in range(nx):
-                    target[l] = source[l] * mask[l]
+                for col in range(nx):
+                    target[col] = source[col] * mask[col]
 
 
 def spectrum_times_masks_reference(spectrum, masks):
@@ -389,9 +389,9 @@ def quantize_nearest_reference(values, keys, grays, period):
 @numba.njit(**_HARDWARE)
 def encode_levels(values, keys, period, low, high, search, levels, blank, illumination, top,
                   left, window, out):
-    """out[b, k, l] = t·illumination[k, l]: an input SLM with one sample per pixel, lit.
+    """out[b, k, col] = t·illumination[k, col]: an input SLM with one sample per pixel, lit.
 
-    ``t`` is ``levels[n]`` for the key n nearest to ``values[b, k − top, l − left]`` (as in
+    ``t`` is ``levels[n]`` for the key n nearest to ``values[b, k − top, col − left]`` (as in
     :func:`quantize_nearest`, with its ``search`` tables) where the values lie, ``blank``
     elsewhere on the panel, which covers rows ``window[0]:window[1]`` and columns
     ``window[2]:window[3]`` of the grid, and 0 off it; the values must lie on the panel and
@@ -412,12 +412,12 @@ def encode_levels(values, keys, period, low, high, search, levels, blank, illumi
             target[window[3]:] = 0
             i = k - top
             lit = 0 <= i < h
-            for l in range(window[2], left if lit else window[3]):
-                target[l] = blank * light[l]
+            for col in range(window[2], left if lit else window[3]):
+                target[col] = blank * light[col]
             if not lit:
                 continue
-            for l in range(left + w, window[3]):
-                target[l] = blank * light[l]
+            for col in range(left + w, window[3]):
+                target[col] = blank * light[col]
             if not _nearest_row(values[b, i], keys, period, low, high, search, nearest):
                 return False
             shine, samples = light[left:left + w], target[left:left + w]
@@ -680,7 +680,7 @@ def _normal_next(a, b, c, counter, stream):
 def shot_read_adc(signal, row_area, col_area, photons, qe, prnu, dark, dsnu, states, read_noise,
                   full_well, gain, offset, max_level, out):
     """Digital numbers ``out`` (b, ny, nx) of pixels collecting on average
-    ``μ = ((row_area[k]·(col_area[l]·signal[b, k, l]))·photons)·(qe·prnu[k, l]) + dark`` e⁻.
+    ``μ = ((row_area[k]·(col_area[col]·signal[b, k, col]))·photons)·(qe·prnu[k, col]) + dark`` e⁻.
 
     ``signal`` is an irradiance (W/m²) with ``row_area``, ``col_area`` each pixel's active
     lengths (m) over its one sample, or a power (W) with unit lengths; ``photons`` is t/(hν)
@@ -688,7 +688,7 @@ def shot_read_adc(signal, row_area, col_area, photons, qe, prnu, dark, dsnu, sta
     it one normal draw ``n = μ + σ·z + μ·(z² − 1)/(6σ²)``, σ² = μ + read_noise², is both
     noises: the normal approximation with the Poisson skewness (a Cornish–Fisher term),
     good to O(1/μ), σ and μ/(6σ²) in single precision. Then ``out = clip(rint(K·min(n +
-    dsnu[k, l], full_well) + offset), 0, max_level)``. Empty ``prnu``/``dsnu`` mean none.
+    dsnu[k, col], full_well) + offset), 0, max_level)``. Empty ``prnu``/``dsnu`` mean none.
     Row ``r = b·ny + k`` draws in pixel order from its own SFC64 stream, a copy of
     ``states[r]`` (uint64 a, b, c, counter), so the frames depend on the states alone,
     whichever rows run where.
@@ -704,22 +704,22 @@ def shot_read_adc(signal, row_area, col_area, photons, qe, prnu, dark, dsnu, sta
             area, source = row_area[k], signal[b, k]
             if prnu.size:
                 response = prnu[k]
-                for l in range(nx):
-                    count[l] = ((area * (col_area[l] * source[l])) * photons) \
-                        * (qe * response[l]) + dark
+                for col in range(nx):
+                    count[col] = ((area * (col_area[col] * source[col])) * photons) \
+                        * (qe * response[col]) + dark
             else:
-                for l in range(nx):
-                    count[l] = ((area * (col_area[l] * source[l])) * photons) * qe + dark
-            for l in range(nx):
-                total = np.float32(count[l] + variance)
-                spread[l] = np.sqrt(total)
-                skew[l] = np.float32(count[l]) / (np.float32(6) * total)
+                for col in range(nx):
+                    count[col] = ((area * (col_area[col] * source[col])) * photons) * qe + dark
+            for col in range(nx):
+                total = np.float32(count[col] + variance)
+                spread[col] = np.sqrt(total)
+                skew[col] = np.float32(count[col]) / (np.float32(6) * total)
             a, b_, c, counter = states[b * ny + k]
-            for l in range(nx):                 # the state lives in registers on the hot path
-                mean = count[l]
+            for col in range(nx):               # the state lives in registers on the hot path
+                mean = count[col]
                 if mean >= POISSON_EXACT_BELOW:
                     z, a, b_, c, counter = _normal_next(a, b_, c, counter, stream)
-                    count[l] = mean + spread[l] * z + skew[l] * (z * z - 1.0)
+                    count[col] = mean + spread[col] * z + skew[col] * (z * z - 1.0)
                     continue
                 if 0 < mean < 10:               # most likely no photo-electron at all
                     bits, a, b_, c, counter = _sfc64(a, b_, c, counter)
@@ -734,18 +734,18 @@ def shot_read_adc(signal, row_area, col_area, photons, qe, prnu, dark, dsnu, sta
                     stream[0], stream[1], stream[2], stream[3] = a, b_, c, counter
                     electrons = _poisson(stream, mean)
                     a, b_, c, counter = stream[0], stream[1], stream[2], stream[3]
-                count[l] = electrons
+                count[col] = electrons
                 if read_noise > 0:
                     z, a, b_, c, counter = _normal_next(a, b_, c, counter, stream)
-                    count[l] += read_noise * z
+                    count[col] += read_noise * z
             if dsnu.size:
                 fixed = dsnu[k]
-                for l in range(nx):
-                    count[l] += fixed[l]
+                for col in range(nx):
+                    count[col] += fixed[col]
             target = out[b, k]
-            for l in range(nx):
-                level = np.rint(gain * min(count[l], full_well) + offset)
-                target[l] = min(max(level, 0.0), max_level)
+            for col in range(nx):
+                level = np.rint(gain * min(count[col], full_well) + offset)
+                target[col] = min(max(level, 0.0), max_level)
 
 
 def shot_read_adc_reference(signal, row_area, col_area, photons, qe, prnu, dark, dsnu, states,

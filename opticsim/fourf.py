@@ -48,11 +48,10 @@ class FourF:
     when the Fourier SLM's pitch/oversample equals that; any other Fourier-SLM pitch is sampled
     exactly, at its own samples over its panel (light outside the panel is blocked), by matrix
     Fourier transforms to the panel and back to the output grid (``O(N³)``, slower than the
-    FFTs). Any element left ``None`` is ideal: a real
-    amplitude input, any complex mask on the Fourier grid, the irradiance ``|E|²`` (W/m²) at
-    pitch ``dx·f2/f1``. ``readout`` is ``"intensity"``, ``"field"`` or ``"differential"`` and
-    ``multiplex`` ``"time"`` or ``"tiled"`` (see :mod:`opticsim.readout`); ``dtype`` is
-    complex64 (default) or complex128.
+    FFTs). Any element left ``None`` is ideal: a real amplitude input, any complex mask on the
+    Fourier grid, the irradiance ``|E|²`` (W/m²) at pitch ``dx·f2/f1``. ``readout`` is
+    ``"intensity"``, ``"field"`` or ``"differential"`` and ``multiplex`` ``"time"`` or
+    ``"tiled"`` (see :mod:`opticsim.readout`); ``dtype`` is complex64 (default) or complex128.
     """
 
     laser: Laser

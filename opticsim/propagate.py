@@ -73,8 +73,8 @@ def _lens_fft(field: Field, focal_length: float) -> Field:
     out = fft.empty(field.data.shape, dtype)
     data, target = _stack(field.data), _stack(out)
     _kernels.run_tasks(
-        functools.partial(_kernels.shift_scale, data[b:b + 1], row_factor, col_factor, target[b:b + 1],
-                start, stop)
+        functools.partial(_kernels.shift_scale, data[b:b + 1], row_factor, col_factor,
+                          target[b:b + 1], start, stop)
         for b, start, stop in _kernels.row_blocks(*target.shape))
     fft.fft2(out, out=out)
     pitch = focal_pitch(field.wavelength, focal_length, field.shape, field.pitch)
