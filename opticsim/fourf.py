@@ -500,14 +500,21 @@ class FourF:
         if self.fourier_by_fft:
             centred = np.fft.ifftshift(embed_centred(masks, self.shape), axes=(-2, -1))
             return np.fft.fftshift(np.fft.ifft2(centred), axes=(-2, -1))
+        rows, cols = self.kernel_synthesis()
+        return np.einsum("yk,...kl,xl->...yx", rows, masks, cols)
+
+    def kernel_synthesis(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per axis the ``(N, S)`` matrix ``(δ/N)·exp(i2π q·κ/N)`` from the S Fourier-plane
+        samples κ (in units of :attr:`fft_pitch`, δ apart) to the kernel taps q (from the grid
+        centre): :meth:`kernel_from_mask` is ``rows @ samples @ cols.T``. complex128."""
         factors = []
         for axis in (0, 1):
-            n, samples = self.shape[axis], masks.shape[axis - 2]
+            n, samples = self.shape[axis], self.fourier_shape[axis]
             step = self.fourier_pitch[axis] / self.fft_pitch[axis]
             kappa = (np.arange(samples) - samples // 2) * step
             taps = np.arange(n) - n // 2
             factors.append(np.exp(2j * np.pi * np.outer(taps, kappa) / n) * (step / n))
-        return np.einsum("yk,...kl,xl->...yx", factors[0], masks, factors[1])
+        return factors[0], factors[1]
 
     def upright(self, frames) -> np.ndarray:
         """Output frames with the 4f inversion undone (x → −x, y → −y)."""

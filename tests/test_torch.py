@@ -146,6 +146,26 @@ def test_gradcheck_input():
                                     eps=1e-6, atol=1e-7)
 
 
+def test_gradcheck_through_matrix_transforms_of_another_fourier_pitch():
+    """The layer on a Fourier SLM of its own pitch (hardware off): gradients with respect to
+    the phase mask and to the images."""
+    fourf = _hardware_system(fourier_slm=opticsim.SLM((6, 6), 0.85 * 24e-6, "phase",
+                                                      fill_factor=0.8, oversample=3))
+    assert not fourf.fourier_by_fft
+    layer = ot.Optical4fConv(fourf, 1, 1, 3, hardware=False, image_shape=(5, 4)).double()
+    gen = torch.Generator().manual_seed(12)
+    images = torch.rand((1, 1, 5, 4), generator=gen, dtype=torch.float64, requires_grad=True)
+    phase = torch.randn(layer.phase.shape, generator=gen, dtype=torch.float64,
+                        requires_grad=True)
+    with torch.no_grad():
+        scale = 1 / float(layer(images).abs().max())
+
+    def frames(p, x):
+        return torch.func.functional_call(layer, {"phase": p}, (x,)) * scale
+
+    assert torch.autograd.gradcheck(frames, (phase, images), eps=1e-6, atol=1e-7)
+
+
 def test_gradcheck_kernel_mask_helpers():
     fourf = _fourf((8, 9), pupils=False)
     kernel = torch.randn((3, 4), dtype=torch.float64, requires_grad=True)
@@ -270,7 +290,14 @@ def _engine_frames(fourf, images, layout, mask=None, gray=None):
 SCHEMES = [(r, m) for r in ("intensity", "field", "differential") for m in ("time", "tiled")]
 
 
-@pytest.mark.parametrize("system", ["ideal", "hardware"])
+def _other_pitch_fourier_slm():
+    """The hardware system's Fourier SLM at 0.85× its pitch: not the FFT's sampling, so both
+    backends take matrix Fourier transforms."""
+    return opticsim.SLM((16, 16), 0.85 * 24e-6, "phase", bits=6, fill_factor=0.8,
+                        crosstalk=1.0, oversample=3)
+
+
+@pytest.mark.parametrize("system", ["ideal", "hardware", "other_pitch"])
 @pytest.mark.parametrize("readout,multiplex", SCHEMES)
 @pytest.mark.parametrize("real", [torch.float64, torch.float32])
 def test_layer_matches_engine_for_every_readout(readout, multiplex, system, real):
@@ -278,12 +305,16 @@ def test_layer_matches_engine_for_every_readout(readout, multiplex, system, real
     tolerance = 1e-5 if real == torch.float64 else 1e-4
     tiled = multiplex == "tiled"
     channels, image_shape = ((1, 2), (5, 4)) if tiled else ((2, 3), (8, 6))
-    if system == "hardware":
+    if system != "ideal":
         channels = (1, channels[1])        # see test_fourier_slm_pixels_limit_kernel_shifts
     if system == "ideal":
         fourf, mask = _ideal_system(readout, multiplex, complex_np), "complex"
-    else:
+    elif system == "hardware":
         fourf, mask = _hardware_system(readout, multiplex, complex_np), "phase"
+    else:
+        fourf = _hardware_system(readout, multiplex, complex_np, _other_pitch_fourier_slm())
+        mask = "phase"
+        assert not fourf.fourier_by_fft
     layer = ot.Optical4fConv(fourf, *channels, 3, mask=mask, image_shape=image_shape).eval()
     layer = layer.to(real)
     gen = torch.Generator().manual_seed(20)
@@ -327,8 +358,10 @@ def test_layer_sums_input_channels_as_fields_into_linear_convolutions():
 
 
 @pytest.mark.parametrize("readout", ["intensity", "differential"])
-def test_masks_from_kernels_match_engine_on_a_pixelated_fourier_slm(readout):
-    fourf = _hardware_system(readout)
+@pytest.mark.parametrize("other_pitch", [False, True])
+def test_masks_from_kernels_match_engine_on_a_pixelated_fourier_slm(readout, other_pitch):
+    fourf = _hardware_system(readout, fourier_slm=_other_pitch_fourier_slm() if other_pitch
+                             else None)
     with pytest.warns(SamplingWarning, match="replicas"):    # masks only, nothing imaged
         layout = fourf.layout(2, 3, (8, 6), (3, 3))
     kernels = np.random.default_rng(22).standard_normal((3, 2, 3, 3))
@@ -623,7 +656,3 @@ def test_bad_input_raises_value_error_naming_the_argument():
         ot.Optical4fConv(fourf, 0, 1, 3)
     with pytest.raises(ValueError, match="export_gray needs"):
         ot.Optical4fConv(_ideal_system(), 1, 1, 3).export_gray()
-    other_pitch = opticsim.FourF(fourf.laser, fourf.lens1, fourf.lens2, fourf.shape, fourf.pitch,
-                                 fourier_slm=opticsim.SLM((20, 20), 10e-6, mode="phase"))
-    with pytest.raises(ValueError, match="fourf's Fourier SLM samples the focal plane"):
-        ot.Optical4fConv(other_pitch, 1, 1, 3)

@@ -22,6 +22,9 @@ One frame through the 4f, for an image placed at row/column offset ``o`` on an `
 (laser × lens-1 pupil) over the image, ``P2`` the lens-2 pupil in the Fourier plane. The ramp
 moves the image to its centred place, folds in lens 1's centre ramp and replaces lens 2's
 fftshift, so the result equals ``lens_ft(lens_ft(u)·M·P2)`` sample for sample.
+When the Fourier SLM's pitch/oversample is not ``λ·f1/(N·dx)`` (``fourf.fourier_by_fft`` is
+False), both lenses are matrix Fourier transforms to the panel's samples and back
+(:func:`fourf_field_mft`), as in the engine.
 """
 
 from .conv import MASKS, SHOT_NOISE, Optical4fConv
@@ -33,6 +36,8 @@ from .functional import (
     complex_dtype,
     embed_centred,
     fourf_field,
+    fourf_field_mft,
+    fourf_matrices,
     fourf_transfer,
     generator,
     input_illumination,
@@ -54,8 +59,8 @@ from .functional import (
 __all__ = [
     "CameraResponse", "IdealFourF", "LensTransform", "MASKS", "Optical4fConv", "SHOT_NOISE",
     "SLMPanel", "adc", "axis_ramp", "centred_ramp", "complex_dtype", "embed_centred",
-    "fourf_field", "fourf_transfer", "gaussian_smooth", "generator", "input_illumination",
-    "intensity", "kernel_from_mask", "lens_ft", "mask_from_kernel", "masks_from_kernels",
-    "nearest_index", "quantize", "read_noise", "real_dtype", "round_straight_through",
-    "shot_noise", "straight_through", "uniform_levels",
+    "fourf_field", "fourf_field_mft", "fourf_matrices", "fourf_transfer", "gaussian_smooth",
+    "generator", "input_illumination", "intensity", "kernel_from_mask", "lens_ft",
+    "mask_from_kernel", "masks_from_kernels", "nearest_index", "quantize", "read_noise",
+    "real_dtype", "round_straight_through", "shot_noise", "straight_through", "uniform_levels",
 ]

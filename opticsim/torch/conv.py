@@ -17,6 +17,8 @@ from .elements import SHOT_NOISE, CameraResponse, SLMPanel, _cached
 from .functional import (
     complex_dtype,
     fourf_field,
+    fourf_field_mft,
+    fourf_matrices,
     fourf_transfer,
     generator,
     input_illumination,
@@ -60,11 +62,6 @@ class Optical4fConv(nn.Module):
         super().__init__()
         if not isinstance(fourf, FourF):
             raise ValueError(f"fourf must be an opticsim.FourF, got {type(fourf).__name__}")
-        if not fourf.fourier_by_fft:
-            raise ValueError(
-                f"fourf's Fourier SLM samples the focal plane at {fourf.fourier_pitch} m, but the "
-                f"layer transforms by FFT at λ·f1/(N·dx) = {fourf.fft_pitch} m; choose lens1's "
-                "focal length (or the grid) so that they match")
         self.fourf = fourf
         self.in_channels = checks.integer("in_channels", in_channels, 1)
         self.out_channels = checks.integer("out_channels", out_channels, 1)
@@ -84,7 +81,7 @@ class Optical4fConv(nn.Module):
         self.input_panel = (None if fourf.input_slm is None
                             else SLMPanel(fourf.input_slm, wavelength, fourf.shape))
         self.fourier_panel = (None if fourf.fourier_slm is None
-                              else SLMPanel(fourf.fourier_slm, wavelength, fourf.shape))
+                              else SLMPanel(fourf.fourier_slm, wavelength, fourf.fourier_shape))
         self._check_mask_kind()
         self.camera = None
         if fourf.camera is not None and fourf.readout != "field":
@@ -178,18 +175,26 @@ class Optical4fConv(nn.Module):
     # --- constants ----------------------------------------------------------------------------
 
     def _tensors(self, device, dtype) -> dict:
-        """Transfer factor and illumination as tensors; a uniform real illumination (flat beam,
-        no lens-1 aperture) is folded into the transfer factor."""
+        """Illumination and the lens transforms as tensors: the FFT's transfer factor, or the
+        matrix transforms and lens-2 pupil when the Fourier SLM has its own pitch. A uniform
+        real illumination (flat beam, no lens-1 aperture) is folded into the first factor."""
         def build():
-            transfer = fourf_transfer(self.fourf, self.fourf.shape)
-            illumination = input_illumination(self.fourf)
+            fourf, cdtype = self.fourf, complex_dtype(dtype)
+            illumination = input_illumination(fourf)
             uniform = not np.any(illumination.imag) and np.ptp(illumination.real) == 0
-            if uniform:
-                transfer = transfer * illumination.real.flat[0]
-            cdtype = complex_dtype(dtype)
-            return {"transfer": torch.as_tensor(transfer).to(device, cdtype),
-                    "illumination": None if uniform else
-                    torch.as_tensor(illumination).to(device, cdtype)}
+            brightness = illumination.real.flat[0] if uniform else 1.0
+            tensors = {"illumination": None if uniform else
+                       torch.as_tensor(illumination).to(device, cdtype)}
+            if fourf.fourier_by_fft:
+                transfer = fourf_transfer(fourf, fourf.shape) * brightness
+                tensors["transfer"] = torch.as_tensor(transfer).to(device, cdtype)
+                return tensors
+            rows1, *others = fourf_matrices(fourf)
+            tensors["matrices"] = tuple(torch.as_tensor(m).to(device, cdtype)
+                                        for m in (rows1 * brightness, *others))
+            pupil = fourf.lens2.pupil(fourf.fourier_shape, fourf.fourier_pitch, np.complex128)
+            tensors["pupil"] = None if pupil is None else torch.as_tensor(pupil).to(device, cdtype)
+            return tensors
         return _cached(self._constants, (str(device), dtype), build)
 
     def _parameter(self) -> torch.Tensor:
@@ -300,8 +305,14 @@ class Optical4fConv(nn.Module):
             source = self.input_panel(pattern, quantise=self.hardware)          # input SLM
         if tensors["illumination"] is not None:
             source = source * tensors["illumination"]                           # laser, pupil 1
-        output = fourf_field(source[:, None], self.displays(), tensors["transfer"],
-                             fourf.shape)                                       # lens, SLM, lens
+        if "transfer" in tensors:
+            output = fourf_field(source[:, None], self.displays(), tensors["transfer"],
+                                 fourf.shape)                                   # lens, SLM, lens
+        else:
+            displays = self.displays()
+            if tensors["pupil"] is not None:
+                displays = displays * tensors["pupil"]
+            output = fourf_field_mft(source[:, None], displays, tensors["matrices"])
         if fourf.readout == "field":
             frames = output
         else:

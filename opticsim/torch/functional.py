@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from opticsim import checks, readout
 from opticsim.fourf import FourF
 from opticsim.grid import place_centred
+from opticsim.propagate import _mft_matrix
 
 _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
@@ -75,7 +76,7 @@ def fourf_transfer(fourf: FourF, image_shape) -> np.ndarray:
     ny, nx = fourf.shape
     oy, ox = place_centred(tuple(image_shape), fourf.shape)
     f1, f2 = fourf.lens1.focal_length, fourf.lens2.focal_length
-    fourier_pitch = fourf.fourier_pitch
+    fourier_pitch = fourf.fft_pitch
     scale = (fourf.pitch[0] * fourf.pitch[1] / (1j * fourf.wavelength * f1)
              * fourier_pitch[0] * fourier_pitch[1] / (1j * fourf.wavelength * f2))
     factor = scale * np.outer(axis_ramp(ny, 2 * (ny // 2) - oy), axis_ramp(nx, 2 * (nx // 2) - ox))
@@ -95,6 +96,34 @@ def input_illumination(fourf: FourF, image_shape=None) -> np.ndarray:
     if pupil is not None:
         illumination = illumination * pupil
     return illumination[oy:oy + image_shape[0], ox:ox + image_shape[1]]
+
+
+def fourf_matrices(fourf: FourF) -> tuple[np.ndarray, ...]:
+    """Matrix Fourier transforms of ``fourf`` whose Fourier SLM is not sampled by the FFT
+    (``not fourf.fourier_by_fft``), complex128: lens 1 from the input grid to the Fourier-plane
+    samples, ``rows1`` ``(S_y, N_y)`` and ``cols1`` ``(S_x, N_x)``, and lens 2 from those to the
+    output grid, ``rows2`` ``(N_y, S_y)`` and ``cols2`` ``(N_x, S_x)``; the factors
+    ``dx·dy/(iλf1)`` and ``s_x·s_y/(iλf2)`` sit in the rows (:func:`opticsim.propagate.lens_ft`
+    with ``out_pitch``)."""
+    wavelength, f1, f2 = fourf.wavelength, fourf.lens1.focal_length, fourf.lens2.focal_length
+    (dy, dx), (sy, sx), (oy, ox) = fourf.pitch, fourf.fourier_pitch, fourf.output_pitch
+    (ny, nx), (my, mx) = fourf.shape, fourf.fourier_shape
+    rows1 = _mft_matrix(my, sy, ny, dy, wavelength, f1, np.complex128)
+    cols1 = _mft_matrix(mx, sx, nx, dx, wavelength, f1, np.complex128)
+    rows2 = _mft_matrix(ny, oy, my, sy, wavelength, f2, np.complex128)
+    cols2 = _mft_matrix(nx, ox, mx, sx, wavelength, f2, np.complex128)
+    return (rows1 * (dy * dx / (1j * wavelength * f1)), cols1,
+            rows2 * (sy * sx / (1j * wavelength * f2)), cols2)
+
+
+def fourf_field_mft(encoded: torch.Tensor, masks: torch.Tensor, matrices) -> torch.Tensor:
+    """Output field of the 4f (√(W/m²)) through matrix Fourier transforms: ``encoded``
+    ``(..., ny, nx)`` the field leaving the input grid, ``masks`` ``(..., S_y, S_x)`` the
+    Fourier-plane transmittances (lens-2 pupil included) and ``matrices`` the
+    :func:`fourf_matrices` as tensors: ``rows2 @ ((rows1 @ u @ cols1ᵀ)·M) @ cols2ᵀ``."""
+    rows1, cols1, rows2, cols2 = matrices
+    spectrum = rows1 @ encoded @ cols1.transpose(0, 1)
+    return rows2 @ (spectrum * masks) @ cols2.transpose(0, 1)
 
 
 def fourf_field(encoded: torch.Tensor, masks: torch.Tensor, transfer: torch.Tensor,
@@ -167,10 +196,13 @@ def kernel_from_mask(fourf: FourF, mask: torch.Tensor, kernel_shape=None) -> tor
     mask = mask.to(complex_dtype(mask.dtype))
     if fourf.fourier_slm is not None:
         oversample = fourf.fourier_slm.oversample
-        held = mask.repeat_interleave(oversample, -2).repeat_interleave(oversample, -1)
-        mask = embed_centred(held, fourf.shape)
-    centred = torch.fft.ifftshift(mask, dim=(-2, -1))
-    kernel = torch.fft.fftshift(torch.fft.ifft2(centred), dim=(-2, -1))
+        mask = mask.repeat_interleave(oversample, -2).repeat_interleave(oversample, -1)
+    if fourf.fourier_by_fft:
+        centred = torch.fft.ifftshift(embed_centred(mask, fourf.shape), dim=(-2, -1))
+        kernel = torch.fft.fftshift(torch.fft.ifft2(centred), dim=(-2, -1))
+    else:
+        rows, cols = (_as_tensor(f, mask) for f in fourf.kernel_synthesis())
+        kernel = rows @ mask @ cols.transpose(0, 1)
     if kernel_shape is None:
         return kernel
     ky, kx = checks.shape2("kernel_shape", kernel_shape)
