@@ -9,7 +9,9 @@ Every case is timed against contenders measured in the same run, on the same thr
   of N² samples and for a batch of frames. The engine's first FFT skips the rows that hold
   only zero padding, so it may beat the floor; ``fourf_run_full`` (an image filling the grid,
   no target) shows the frame without that saving;
-* ``lens_ft``: :func:`opticsim.propagate.lens_ft` of an N² complex64 field;
+* ``lens_ft``: :func:`opticsim.propagate.lens_ft` of an N² complex64 field (the JSON also
+  gives its ratio to an out-of-place FFT, ``ratio_floor_kept``: a transform that returns a new
+  field keeps its input, which the in-place floor does not);
 * ``composition``: ``lens_ft → Field * mask → lens_ft`` through the public API;
 * ``hardware_frame``: the full hardware frame, one :meth:`opticsim.FourF.run` of N×N float32
   images in [0, 1] with intensity readout: a 532 nm, 1 mW flat-top laser; an 8-bit amplitude
@@ -129,18 +131,20 @@ def compare(contenders: dict, rounds: int, seconds: float) -> dict:
 # --- contenders ---------------------------------------------------------------------------
 
 
-def fftw_floor(shape, transforms: int):
+def fftw_floor(shape, transforms: int, inplace: bool = True):
     """A callable running ``transforms`` planned in-place FFTW transforms (alternately forward
     and inverse) over the last two axes of a ``shape`` complex64 array, as the engine would
-    thread them."""
+    thread them; with ``inplace=False`` each reads one array and writes another (the input
+    kept, as a function returning a new field must)."""
     import pyfftw
 
     data = pyfftw.empty_aligned(shape, np.complex64)
+    target = data if inplace else pyfftw.empty_aligned(shape, np.complex64)
     threads = fft.plan_threads(shape)
-    plans = [pyfftw.FFTW(data, data, axes=(-2, -1), direction=direction,
+    plans = [pyfftw.FFTW(data, target, axes=(-2, -1), direction=direction,
                          flags=("FFTW_MEASURE",), threads=threads)
              for direction in ("FFTW_FORWARD", "FFTW_BACKWARD")]
-    # Planning with FFTW_MEASURE overwrites the array; zeros keep repeated unnormalised
+    # Planning with FFTW_MEASURE overwrites the arrays; zeros keep repeated unnormalised
     # transforms finite (FFT time does not depend on the values).
     data.fill(0)
     steps = [plans[i % 2].execute for i in range(transforms)]
@@ -229,10 +233,14 @@ def bench_lens_ft(n: int, rounds: int, seconds: float, rng) -> dict:
     times = compare({
         "engine": lambda: lens_ft(field, FOCAL_LENGTH),
         "floor": fftw_floor((n, n), 1),
+        "floor_kept": fftw_floor((n, n), 1, inplace=False),
         "numpy": lambda: numpy_lens_ft(data),
     }, rounds, seconds)
     error = _relative_error(lens_ft(field, FOCAL_LENGTH).data, numpy_lens_ft(data))
-    return dict(times=times, details=_versus_numpy(times, error))
+    fastest = _fastest(times)
+    return dict(times=times, details=dict(
+        _versus_numpy(times, error), floor_kept_ms=1e3 * fastest["floor_kept"],
+        ratio_floor_kept=fastest["engine"] / fastest["floor_kept"]))
 
 
 def bench_composition(n: int, rounds: int, seconds: float, rng) -> dict:
