@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import KW_ONLY, dataclass
-from functools import cached_property, partial
+from functools import cached_property, lru_cache, partial
 
 import numpy as np
 
@@ -60,6 +60,16 @@ def pixel_overlaps(samples: int, sample_pitch: float, pixels: int, pixel_pitch: 
     cells = start[:, None] + np.arange(width)[None, :]
     covered = np.minimum(cells + 1, right[:, None]) - np.maximum(cells, left[:, None])
     return start, np.clip(covered, 0.0, None) * sample_pitch
+
+
+@lru_cache(maxsize=64)
+def _band(samples: int, sample_pitch: float, pixels: int, pixel_pitch: float,
+          active_width: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pixel_overlaps`, read-only and kept for the next frame of the same sampling."""
+    band = pixel_overlaps(samples, sample_pitch, pixels, pixel_pitch, active_width)
+    for array in band:
+        array.setflags(write=False)
+    return band
 
 
 def _one_sample_each(band) -> bool:
@@ -210,7 +220,7 @@ class Camera:
         """The banded overlaps (:func:`pixel_overlaps`) of the pixels' active areas with the
         cells of a ``samples`` grid at ``pitch``, for rows and for columns."""
         active = math.sqrt(self.fill_factor)
-        return tuple(pixel_overlaps(n, p, c, q, active * q)
+        return tuple(_band(n, p, c, q, active * q)
                      for n, p, c, q in zip(samples, pitch, self.shape, self.pitch))
 
     def _power(self, irradiance: np.ndarray, pitch: tuple[float, float]) -> np.ndarray:
