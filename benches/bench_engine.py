@@ -43,7 +43,8 @@ of the machine's speed. A 2-thread FFT stalls when another process takes a core,
 other processes kept busy during a case are measured (``load``) and a case is rerun while that
 exceeds ``--max-load``. Ratios (engine time / floor time) are the headline; absolute
 milliseconds depend on the machine. The table goes to stdout and everything to a JSON file
-(``bench-results/bench_engine.json`` by default), written atomically.
+(``bench-results/bench_engine.json`` by default), written atomically, and with ``--plot PATH``
+the ratios against N to a PNG.
 
 The input SLM, the Fourier SLM and the camera run their passes on every core, but pyFFTW's
 OpenMP threads busy-wait for milliseconds after each transform and so hold a core the passes
@@ -455,6 +456,39 @@ def write_json(path: Path, document: dict) -> None:
     os.replace(tmp.name, path)
 
 
+def plot(path: Path, rows: list[dict]) -> None:
+    """Engine time / floor time against N for each single-frame case, targets dashed, written
+    atomically to ``path`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for case in dict.fromkeys(row["case"] for row in rows if row["shape"][0] == 1):
+        points = [(row["shape"][-1], row["ratio_floor"]) for row in rows
+                  if row["case"] == case and row["shape"][0] == 1]
+        line, = axes.plot(*zip(*points), "o-", label=case)
+        target, at = TARGETS[case]
+        if target is not None:
+            axes.plot([at], [target], "_", markersize=16, color=line.get_color())
+    axes.axhline(1.0, color="gray", linewidth=0.8)
+    axes.set(xscale="log", yscale="log", xlabel="grid side N (N² samples)",
+             ylabel="time / FFT floor", title="opticsim against the pyFFTW floor (bars: targets)")
+    axes.set_xticks(sorted({row["shape"][-1] for row in rows}))
+    for axis in (axes.xaxis, axes.yaxis):
+        axis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axes.set_yticks([1, 1.25, 1.5, 2, 3, 5, 10])
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as tmp:
+        figure.savefig(tmp, format="png", dpi=120)
+    plt.close(figure)
+    os.replace(tmp.name, path)
+
+
 def _batch(text: str) -> tuple[int, int]:
     count, _, n = text.partition("x")
     return int(count), int(n)
@@ -474,6 +508,7 @@ def main(argv=None) -> dict:
                              "busy (default: %(default)s)")
     parser.add_argument("--retries", type=int, help="reruns of a loaded case (default 2, "
                         "0 with --quick)")
+    parser.add_argument("--plot", type=Path, help="also plot the ratios to this PNG file")
     args = parser.parse_args(argv)
     if fft.BACKEND != "pyfftw":
         parser.error("the FFT floor needs pyFFTW, which is not installed")
@@ -496,6 +531,9 @@ def main(argv=None) -> dict:
     print(table(rows))
     write_json(args.out, document)
     print(f"wrote {args.out}")
+    if args.plot is not None:
+        plot(args.plot, rows)
+        print(f"wrote {args.plot}")
     return document
 
 

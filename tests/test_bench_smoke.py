@@ -33,7 +33,8 @@ def quick_run(tmp_path_factory):
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         document = _bench_module().main(["--quick", "--sizes", "64", "--batch", "2x32",
-                                         "--rounds", "1", "--out", str(out)])
+                                         "--rounds", "1", "--out", str(out),
+                                         "--plot", str(out.with_suffix(".png"))])
     return document, out, printed.getvalue()
 
 
@@ -43,6 +44,7 @@ def _rows(written: dict, cases: set) -> list[dict]:
 
 def test_quick_bench_writes_every_case(quick_run):
     document, out, printed = quick_run
+    assert out.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
     written = json.loads(out.read_text())
     assert written == json.loads(json.dumps(document))
     assert not list(out.parent.glob("*.tmp"))
