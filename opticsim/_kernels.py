@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -235,21 +236,35 @@ def _workers(count: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(count, thread_name_prefix="opticsim")
 
 
+class _Running(threading.local):
+    """Whether this thread is running a task of :func:`run_tasks` now."""
+
+    active = False
+
+
+_RUNNING = _Running()
+
+
 def run_tasks(tasks) -> list:
     """Results of the zero-argument callables ``tasks`` (numba kernels on disjoint blocks that
     release the GIL), run on every CPU this process may use: the calling thread and idle
     workers take them in turn. Between tasks the workers sleep on a lock instead of spinning
-    as numba's parallel loops do, so they take no core from the FFTs that follow."""
+    as numba's parallel loops do, so they take no core from the FFTs that follow. Called from
+    inside a task, it runs the tasks in turn on that thread (the others are busy already)."""
     tasks = list(tasks)
     threads = min(fft.threads(), len(tasks))
-    if threads <= 1:
+    if threads <= 1 or _RUNNING.active:
         return [task() for task in tasks]
     results = [None] * len(tasks)
     order = iter(range(len(tasks)))             # shared: every index is taken once
 
     def work():
-        for index in order:
-            results[index] = tasks[index]()
+        _RUNNING.active = True
+        try:
+            for index in order:
+                results[index] = tasks[index]()
+        finally:
+            _RUNNING.active = False
 
     helpers = [_workers(threads - 1).submit(work) for _ in range(threads - 1)]
     work()

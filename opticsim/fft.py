@@ -158,10 +158,11 @@ class _Plans(threading.local):
         self.wisdom_loaded = False
 
     def get(self, shape, dtype, inverse: bool, inplace: bool, aligned: bool,
-            axes=(-2, -1), band=None):
+            axes=(-2, -1), band=None, threads=None):
         """The plan over ``axes`` of arrays of ``shape`` (or of rows ``band[0]:band[1]`` of
         them) and its own (source, target) arrays."""
-        key = (shape, dtype.str, inverse, inplace, aligned, axes, band)
+        threads = plan_threads(shape) if threads is None else threads
+        key = (shape, dtype.str, inverse, inplace, aligned, axes, band, threads)
         entry = self.plans.get(key)
         if entry is None:
             if not self.wisdom_loaded:
@@ -178,7 +179,7 @@ class _Plans(threading.local):
             plan = pyfftw.FFTW(
                 source, target, axes=axes,
                 direction="FFTW_BACKWARD" if inverse else "FFTW_FORWARD",
-                flags=flags, threads=plan_threads(shape))
+                flags=flags, threads=threads)
             entry = self.plans[key] = (plan, (source, target))
             if "FFTW_MEASURE" in flags:
                 _save_wisdom()
@@ -199,7 +200,7 @@ def _canonical(array: np.ndarray) -> np.ndarray:
 
 
 def fft2(x: np.ndarray, *, inverse: bool = False, out: np.ndarray | None = None,
-         rows: tuple[int, int] | None = None) -> np.ndarray:
+         rows: tuple[int, int] | None = None, workers: int | None = None) -> np.ndarray:
     """Unnormalised 2-D DFT over the last two axes of a complex array.
 
     ``out`` may be ``x`` itself (in place) or another C-contiguous array of the same shape and
@@ -210,6 +211,7 @@ def fft2(x: np.ndarray, *, inverse: bool = False, out: np.ndarray | None = None,
     ``rows=(start, stop)`` says that ``x`` is zero outside those rows of every plane, as a
     zero-padded input is. An in-place transform then prunes: the row transforms run on that
     band only (the others are transforms of zeros), the column transforms on everything.
+    ``workers`` overrides :func:`plan_threads` (e.g. 1 when frames run on threads of their own).
     """
     if x.dtype not in (np.complex64, np.complex128):
         raise ValueError(f"x must be complex64 or complex128, got {x.dtype}")
@@ -223,7 +225,7 @@ def fft2(x: np.ndarray, *, inverse: bool = False, out: np.ndarray | None = None,
     if pyfftw is None:
         transform = scipy.fft.ifft2 if inverse else scipy.fft.fft2
         norm = "forward" if inverse else "backward"
-        out[...] = transform(x, axes=(-2, -1), norm=norm, workers=threads())
+        out[...] = transform(x, axes=(-2, -1), norm=norm, workers=workers or threads())
         return out
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
@@ -233,11 +235,13 @@ def fft2(x: np.ndarray, *, inverse: bool = False, out: np.ndarray | None = None,
         band = (int(rows[0]), int(rows[1]))
         aligned = is_aligned(x) and band[0] * x.shape[-1] * x.itemsize % ALIGNMENT == 0
         part = x[..., band[0]:band[1], :]
-        _execute(_PLANS.get(x.shape, x.dtype, inverse, True, aligned, (-1,), band), part, part)
-        _execute(_PLANS.get(x.shape, x.dtype, inverse, True, is_aligned(x), (-2,)), x, x)
+        _execute(_PLANS.get(x.shape, x.dtype, inverse, True, aligned, (-1,), band, workers),
+                 part, part)
+        _execute(_PLANS.get(x.shape, x.dtype, inverse, True, is_aligned(x), (-2,), None,
+                            workers), x, x)
         return out
     aligned = is_aligned(x) and is_aligned(out)
-    _execute(_PLANS.get(x.shape, x.dtype, inverse, inplace, aligned), x, out)
+    _execute(_PLANS.get(x.shape, x.dtype, inverse, inplace, aligned, threads=workers), x, out)
     return out
 
 

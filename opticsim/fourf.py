@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import KW_ONLY, dataclass
+from functools import partial
 
 import numpy as np
 
@@ -28,6 +29,10 @@ from .slm import SLM
 
 # Frames the fused path carries through its passes at a time: a few MiB, so they stay in cache.
 _CHUNK_BYTES = 4 << 20
+# Frames of at most this many samples run in chunks of _CORE_CHUNK_BYTES on every core at
+# once, each FFT on one thread (15-20 % faster than two-thread FFTs for 64²-256² frames here).
+_FRAME_PARALLEL_SAMPLES = 256 * 256
+_CORE_CHUNK_BYTES = 1 << 20
 
 
 def _element(name: str, value, kind, optional: bool = True):
@@ -328,21 +333,30 @@ class FourF:
                 raise ValueError("mask contains NaN or infinite samples")
             displays = fft_order
         real = np.float64 if self.dtype == np.complex128 else np.float32
-        irradiance = fft.empty((stack.shape[0], count, ny, nx), real)
-        step = max(1, _CHUNK_BYTES // (count * ny * nx * self.dtype.itemsize))
-        for start in range(0, stack.shape[0], step):
-            self._irradiance_chunk(stack[start:start + step], displays,
-                                   irradiance[start:start + step])
+        batch = stack.shape[0]
+        irradiance = fft.empty((batch, count, ny, nx), real)
+        frame_bytes = count * ny * nx * self.dtype.itemsize
+        step, workers = max(1, _CHUNK_BYTES // frame_bytes), None
+        if ny * nx <= _FRAME_PARALLEL_SAMPLES and batch > 1 and fft.threads() > 1:
+            # Small frames: chunks of frames on every core, each FFT on one thread.
+            step = max(1, min(_CORE_CHUNK_BYTES // frame_bytes, -(-batch // fft.threads())))
+            workers = 1
+        _kernels.run_tasks(
+            partial(self._irradiance_chunk, stack[start:start + step], displays,
+                    irradiance[start:start + step], workers)
+            for start in range(0, batch, step))
         return irradiance
 
-    def _irradiance_chunk(self, stack: np.ndarray, displays: np.ndarray, out: np.ndarray):
-        """:meth:`irradiance` of a few images into ``out``; several ``displays`` come in FFT
-        order, a single one centred."""
+    def _irradiance_chunk(self, stack: np.ndarray, displays: np.ndarray, out: np.ndarray,
+                          workers: int | None = None):
+        """:meth:`irradiance` of a few images into ``out`` (FFTs on ``workers`` threads, by
+        default :func:`fft.plan_threads`); several ``displays`` come in FFT order, a single one
+        centred."""
         ny, nx = self.shape
         batch, count = out.shape[:2]
         spectrum = fft.scratch((batch, ny, nx), self.dtype)     # work array, reused
         rows = self._encode(stack, spectrum)                    # laser, input SLM
-        fft.fft2(spectrum, out=spectrum, rows=rows)             # lens 1, in array order
+        fft.fft2(spectrum, out=spectrum, rows=rows, workers=workers)   # lens 1, array order
         if count == 1:                                          # Fourier SLM
             filtered = spectrum
             _kernels.filter_spectrum(spectrum, displays[0])
@@ -353,7 +367,7 @@ class FourF:
         # and the ramp exp(i2π·c·k/N), c = N//2; leaving both ramps out rolls the output by a
         # further c, so I = |s1·s2·FFT(FFT(u)·ifftshift(M))|² rolled by 2c.
         filtered = _stack(filtered)
-        fft.fft2(filtered, out=filtered)
+        fft.fft2(filtered, out=filtered, workers=workers)
         (dy, dx), (fy, fx) = self.pitch, self.fourier_pitch
         lenses = self.wavelength ** 2 * self.lens1.focal_length * self.lens2.focal_length
         _kernels.intensity_shift(filtered, out.dtype.type(dy * dx * fy * fx / lenses),

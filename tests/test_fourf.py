@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy.signal import fftconvolve
 
-from opticsim import SLM, FourF, Laser, Lens
+from opticsim import SLM, FourF, Laser, Lens, fft
+from opticsim import fourf as fourf_module
 
 WAVELENGTH, POWER = 532e-9, 2e-3
 
@@ -81,6 +82,25 @@ def test_fused_run_equals_the_element_by_element_field(dtype, rtol, image_shape,
     if len(image_shape) == 3 and len(mask_shape) == 3:
         single = system.run(images[2], masks[1])
         np.testing.assert_allclose(fused[2, 1], single, rtol=0, atol=rtol * reference.max())
+
+
+@pytest.mark.parametrize("masks", [1, 3])
+def test_batch_of_small_frames_on_two_threads_equals_frame_by_frame(monkeypatch, masks):
+    """Small frames run in chunks on every core with one-thread FFTs: 37 frames in chunks of
+    15 (one mask) or 5 (three), taken by two threads in any order, give what each frame gives
+    alone; the input SLM, which splits its own work into tasks, runs them in turn inside a
+    chunk (a nested run_tasks on a busy pool would wait for itself)."""
+    monkeypatch.setattr(fourf_module, "_CORE_CHUNK_BYTES", 5 * 3 * 32 * 30 * 8)
+    monkeypatch.setattr(fft, "threads", lambda: 2)
+    rng = np.random.default_rng(16)
+    images = rng.random((37, 12, 10)).astype(np.float32)
+    mask = np.exp(2j * np.pi * rng.random((masks, 32, 30)))
+    for system in (_system((32, 30), dtype=np.complex64),
+                   FourF(Laser(WAVELENGTH, POWER), Lens(0.15), Lens(0.15),
+                         input_slm=SLM((32, 30), 8e-6, mode="amplitude", bits=6))):
+        batch = system.run(images, mask)
+        for index in (0, 4, 5, 36):
+            np.testing.assert_array_equal(batch[index], system.run(images[index], mask))
 
 
 # --- Fourier-plane filtering --------------------------------------------------------------
