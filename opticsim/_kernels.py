@@ -158,12 +158,9 @@ def encode_amplitude_reference(images, illumination, row_offset, col_offset):
 
 
 @numba.njit(**_SERIAL)
-def mask_to_fft_order(mask, row_factor, col_factor, out):
-    """out[c, j, i] = row_factor[j]·col_factor[i]·mask[c, (j + cy) mod ny, (i + cx) mod nx].
-
-    Moves a centred Fourier-plane mask into FFT order (ifftshift) with the first lens's
-    scale and centre phase ramp folded in. Returns False if the mask holds NaN or inf.
-    """
+def mask_to_fft_order(mask, out):
+    """out[c, j, i] = mask[c, (j + cy) mod ny, (i + cx) mod nx]: a centred Fourier-plane mask
+    moved into FFT order (ifftshift). Returns False if the mask holds NaN or inf."""
     channels, ny, nx = out.shape
     cy, cx = ny // 2, nx // 2
     split = nx - cx
@@ -172,14 +169,13 @@ def mask_to_fft_order(mask, row_factor, col_factor, out):
         for j in range(ny):
             source = mask[c, (j + cy) % ny]
             bad |= _any_non_finite(source)
-            _scaled_copy(row_factor[j], col_factor[:split], source[cx:], out[c, j, :split])
-            _scaled_copy(row_factor[j], col_factor[split:], source[:cx], out[c, j, split:])
+            out[c, j, :split] = source[cx:]
+            out[c, j, split:] = source[:cx]
     return not bad
 
 
-def mask_to_fft_order_reference(mask, row_factor, col_factor):
-    shifted = np.fft.ifftshift(mask, axes=(-2, -1))
-    return row_factor[:, None] * col_factor[None, :] * shifted
+def mask_to_fft_order_reference(mask):
+    return np.fft.ifftshift(mask, axes=(-2, -1))
 
 
 @numba.njit(**_SERIAL)

@@ -89,6 +89,9 @@ class FourF:
         if dtype not in (np.complex64, np.complex128):
             raise ValueError(f"dtype must be complex64 or complex128, got {dtype}")
         object.__setattr__(self, "dtype", dtype)
+        object.__setattr__(self, "_by_fft", self.fourier_slm is None or all(
+            math.isclose(self.fourier_slm.sample_pitch, p, rel_tol=1e-6)
+            for p in self.fft_pitch))
         illumination = self.laser.amplitude(self.shape, self.pitch).astype(np.complex128)
         pupil = self.lens1.pupil(self.shape, self.pitch, np.complex128)
         if pupil is not None:
@@ -131,8 +134,7 @@ class FourF:
     def fourier_by_fft(self) -> bool:
         """True when the Fourier plane is sampled by FFTs: no Fourier SLM, or one whose
         pitch/oversample equals :attr:`fft_pitch` (to 1 ppm)."""
-        return self.fourier_slm is None or all(
-            math.isclose(self.fourier_slm.sample_pitch, p, rel_tol=1e-6) for p in self.fft_pitch)
+        return self._by_fft
 
     @property
     def fourier_pitch(self) -> tuple[float, float]:
@@ -328,8 +330,7 @@ class FourF:
         count = displays.shape[0]
         if count > 1:                     # FFT order once; one mask is shifted on the fly
             fft_order = fft.empty(displays.shape, self.dtype)
-            if not _kernels.mask_to_fft_order(displays, np.ones(ny, self.dtype),
-                                              np.ones(nx, self.dtype), fft_order):
+            if not _kernels.mask_to_fft_order(displays, fft_order):
                 raise ValueError("mask contains NaN or infinite samples")
             displays = fft_order
         real = np.float64 if self.dtype == np.complex128 else np.float32

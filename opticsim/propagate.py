@@ -82,25 +82,37 @@ def _lens_fft(field: Field, focal_length: float) -> Field:
 
 
 def _mft_matrix(n_out: int, out_pitch: float, n_in: int, in_pitch: float,
-                wavelength: float, focal_length: float, dtype) -> np.ndarray:
-    """exp(−i2π·u_k·x_n/(λf)) as an (n_out, n_in) matrix, phase formed in float64."""
+                wavelength: float, focal_length: float) -> np.ndarray:
+    """exp(−i2π·u_k·x_n/(λf)) as an (n_out, n_in) complex128 matrix, phase in float64."""
     phase = np.outer(coordinates(n_out, out_pitch), coordinates(n_in, in_pitch))
     phase *= -2 * np.pi / (wavelength * focal_length)
-    return np.exp(1j * phase).astype(dtype)
+    return np.exp(1j * phase)
+
+
+@functools.lru_cache(maxsize=8)
+def mft_matrices(in_shape, in_pitch, out_shape, out_pitch, wavelength: float,
+                 focal_length: float, dtype_str: str) -> tuple[np.ndarray, np.ndarray]:
+    """The lens transform sampled at ``out_pitch`` on ``out_shape`` as two matrices (read-only,
+    kept for the next call): ``lens_ft(u) = rows @ u @ cols.T``, rows ``(M_y, N_y)`` holding
+    the scale ``dx·dy/(iλf)``, cols ``(M_x, N_x)`` (Soummer et al., Opt. Express 15:15935)."""
+    scale = in_pitch[0] * in_pitch[1] / (1j * wavelength * focal_length)
+    rows = scale * _mft_matrix(out_shape[0], out_pitch[0], in_shape[0], in_pitch[0],
+                               wavelength, focal_length)
+    cols = _mft_matrix(out_shape[1], out_pitch[1], in_shape[1], in_pitch[1], wavelength,
+                       focal_length)
+    matrices = (rows.astype(dtype_str), cols.astype(dtype_str))
+    for matrix in matrices:
+        matrix.setflags(write=False)
+    return matrices
 
 
 def _lens_mft(field: Field, focal_length: float, pitch, shape) -> Field:
     """:func:`lens_ft` sampled at ``pitch`` on ``shape`` by two matrix products, unchecked."""
-    wavelength = field.wavelength
     dtype = field.data.dtype
-    rows = _mft_matrix(shape[0], pitch[0], field.shape[0], field.pitch[0], wavelength,
-                       focal_length, dtype)
-    cols = _mft_matrix(shape[1], pitch[1], field.shape[1], field.pitch[1], wavelength,
-                       focal_length, dtype).T
-    scale = field.pitch[0] * field.pitch[1] / (1j * wavelength * focal_length)
-    out = fft.empty(field.data.shape[:-2] + shape, dtype)
-    np.matmul(np.matmul(rows, field.data), cols, out=out)
-    out *= dtype.type(scale)
+    rows, cols = mft_matrices(field.shape, field.pitch, tuple(shape), tuple(pitch),
+                              field.wavelength, focal_length, dtype.str)
+    out = fft.empty(field.data.shape[:-2] + tuple(shape), dtype)
+    np.matmul(np.matmul(rows, field.data), cols.T, out=out)
     return field.replace(out, pitch)
 
 

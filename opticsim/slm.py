@@ -270,14 +270,8 @@ class SLM:
         :func:`pixel_coverage`; with crosstalk the displayed phase is smoothed by a Gaussian of
         FWHM ``crosstalk`` pixels (edges extended) before ``exp(iφ)``.
         """
-        field_pitch = checks.pair("field_pitch", field_pitch)
-        if not all(math.isclose(p, self.sample_pitch, rel_tol=1e-9) for p in field_pitch):
-            raise ValueError(f"field_pitch {field_pitch} m must equal pitch/oversample = "
-                             f"{self.sample_pitch} m (each pixel is oversample² samples)")
         gray = self._gray(gray)
-        if gray.ndim < 2 or gray.shape[-2] > self.shape[0] or gray.shape[-1] > self.shape[1]:
-            raise ValueError(f"gray must be (..., h, w) with h, w no larger than the panel "
-                             f"{self.shape}, got shape {gray.shape}")
+        self._check_sampling(field_pitch, "gray", gray)
         stack = gray.reshape((-1,) + gray.shape[-2:])
         placed = place_centred(stack.shape[-2:], self.shape, offset)
         coverage = pixel_coverage(self.oversample, self.fill_factor)
@@ -343,13 +337,7 @@ class SLM:
         first and stop column of the panel on the grid)); None unless each pixel is one sample
         without fringing and the values lie on the grid. Raises ValueError for a
         ``field_pitch`` other than pitch/oversample or values larger than the panel."""
-        pitch = checks.pair("field_pitch", field_pitch)
-        if not all(math.isclose(p, self.sample_pitch, rel_tol=1e-9) for p in pitch):
-            raise ValueError(f"field_pitch {pitch} m must equal pitch/oversample = "
-                             f"{self.sample_pitch} m (each pixel is oversample² samples)")
-        if values.ndim < 2 or values.shape[-2] > self.shape[0] or values.shape[-1] > self.shape[1]:
-            raise ValueError(f"values must be (..., h, w) with h, w no larger than the panel "
-                             f"{self.shape}, got shape {values.shape}")
+        self._check_sampling(field_pitch, "values", values)
         if self.oversample != 1 or self.crosstalk != 0:
             return None
         panel = [(n - p) // 2 for n, p in zip(grid, self.shape)]            # panel on the grid
@@ -358,6 +346,18 @@ class SLM:
             return None
         rows, cols = [(max(o, 0), min(o + p, n)) for o, p, n in zip(panel, self.shape, grid)]
         return corner[0], corner[1], rows + cols
+
+    def _check_sampling(self, field_pitch, name: str, pattern: np.ndarray) -> None:
+        """Raise unless ``field_pitch`` (m) is pitch/oversample and ``pattern`` (``name``) is
+        ``(..., h, w)`` no larger than the panel."""
+        pitch = checks.pair("field_pitch", field_pitch)
+        if not all(math.isclose(p, self.sample_pitch, rel_tol=1e-9) for p in pitch):
+            raise ValueError(f"field_pitch {pitch} m must equal pitch/oversample = "
+                             f"{self.sample_pitch} m (each pixel is oversample² samples)")
+        if pattern.ndim < 2 or pattern.shape[-2] > self.shape[0] \
+                or pattern.shape[-1] > self.shape[1]:
+            raise ValueError(f"{name} must be (..., h, w) with h, w no larger than the panel "
+                             f"{self.shape}, got shape {pattern.shape}")
 
     def _fringed(self, stack, placed, coverage, wavelength, out) -> bool:
         """Pixelate the liquid-crystal state, smooth it across pixel edges, then apply the

@@ -190,7 +190,7 @@ class Optical4fConv(nn.Module):
                 tensors["transfer"] = torch.as_tensor(transfer).to(device, cdtype)
                 return tensors
             rows1, *others = fourf_matrices(fourf)
-            tensors["matrices"] = tuple(torch.as_tensor(m).to(device, cdtype)
+            tensors["matrices"] = tuple(torch.tensor(m, device=device, dtype=cdtype)
                                         for m in (rows1 * brightness, *others))
             pupil = fourf.lens2.pupil(fourf.fourier_shape, fourf.fourier_pitch, np.complex128)
             tensors["pupil"] = None if pupil is None else torch.as_tensor(pupil).to(device, cdtype)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from opticsim import checks, readout
 from opticsim.fourf import FourF
 from opticsim.grid import place_centred
-from opticsim.propagate import _mft_matrix
+from opticsim.propagate import mft_matrices
 
 _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
@@ -100,20 +100,15 @@ def input_illumination(fourf: FourF, image_shape=None) -> np.ndarray:
 
 def fourf_matrices(fourf: FourF) -> tuple[np.ndarray, ...]:
     """Matrix Fourier transforms of ``fourf`` whose Fourier SLM is not sampled by the FFT
-    (``not fourf.fourier_by_fft``), complex128: lens 1 from the input grid to the Fourier-plane
+    (``not fourf.fourier_by_fft``), complex128, as the engine makes them
+    (:func:`opticsim.propagate.mft_matrices`): lens 1 from the input grid to the Fourier-plane
     samples, ``rows1`` ``(S_y, N_y)`` and ``cols1`` ``(S_x, N_x)``, and lens 2 from those to the
-    output grid, ``rows2`` ``(N_y, S_y)`` and ``cols2`` ``(N_x, S_x)``; the factors
-    ``dx·dy/(iλf1)`` and ``s_x·s_y/(iλf2)`` sit in the rows (:func:`opticsim.propagate.lens_ft`
-    with ``out_pitch``)."""
-    wavelength, f1, f2 = fourf.wavelength, fourf.lens1.focal_length, fourf.lens2.focal_length
-    (dy, dx), (sy, sx), (oy, ox) = fourf.pitch, fourf.fourier_pitch, fourf.output_pitch
-    (ny, nx), (my, mx) = fourf.shape, fourf.fourier_shape
-    rows1 = _mft_matrix(my, sy, ny, dy, wavelength, f1, np.complex128)
-    cols1 = _mft_matrix(mx, sx, nx, dx, wavelength, f1, np.complex128)
-    rows2 = _mft_matrix(ny, oy, my, sy, wavelength, f2, np.complex128)
-    cols2 = _mft_matrix(nx, ox, mx, sx, wavelength, f2, np.complex128)
-    return (rows1 * (dy * dx / (1j * wavelength * f1)), cols1,
-            rows2 * (sy * sx / (1j * wavelength * f2)), cols2)
+    output grid, ``rows2`` ``(N_y, S_y)`` and ``cols2`` ``(N_x, S_x)``."""
+    lens1 = mft_matrices(fourf.shape, fourf.pitch, fourf.fourier_shape, fourf.fourier_pitch,
+                         fourf.wavelength, fourf.lens1.focal_length, "<c16")
+    lens2 = mft_matrices(fourf.fourier_shape, fourf.fourier_pitch, fourf.shape,
+                         fourf.output_pitch, fourf.wavelength, fourf.lens2.focal_length, "<c16")
+    return lens1 + lens2
 
 
 def fourf_field_mft(encoded: torch.Tensor, masks: torch.Tensor, matrices) -> torch.Tensor:
