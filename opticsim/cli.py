@@ -1,266 +1,253 @@
-"""The ``opticsim`` command line: ``opticsim demo`` (more subcommands plug into :func:`parser`).
+"""The ``opticsim`` command line.
 
-``opticsim demo`` images a few of scikit-learn's bundled 8×8 digits (no network) through a 4f
-correlator and compares each optical output with the digital convolution it should equal:
+- ``opticsim demo``: the main job. On the embedded cluttered-digits set it trains a nonlinear
+  CNN teacher, a linear CNN baseline and the SCLC optical student without and with knowledge
+  distillation, evaluates the student on a hardware bench through the engine and after
+  hardware-aware fine-tuning, exports the Fourier-SLM gray levels, and writes
+  ``results.json``, figures and ``report.md`` into a new run folder (:mod:`kd.experiment`).
+- ``opticsim train``: the same comparison with every knob exposed, over several ``--seeds``,
+  summarised as mean ± std.
+- ``opticsim eval``: one checkpoint's test accuracy, and a student's on the hardware bench.
 
-- all-pass mask: ``u_out = −u_in`` (upright), the identity convolution;
-- edge detection: the Laplacian kernel as a Fourier mask (:meth:`FourF.mask_from_kernel`);
-- low-pass: a pinhole of diameter D in the Fourier plane passes spatial frequencies up to
-  ``ν_c = D/(2λf1)``, i.e. convolution with the Airy kernel ``h(r) = ν_c·J1(2πν_c r)/r``
-  (Goodman, *Introduction to Fourier Optics*, §4.4 and §8.3).
-
-A run folder receives a figure, ``results.json`` and ``report.md``, each written atomically;
-a non-empty folder is refused unless ``--overwrite`` is given.
+Every user error is one line ``opticsim <command>: error: …`` and a non-zero exit code.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import io
 import json
-import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import fftconvolve
-from scipy.special import j1
-from tqdm import tqdm
 
 from . import __version__
-from .fourf import FourF
-from .laser import Laser
-from .lens import Lens, circular_aperture
+from .files import prepare_folder, write_atomic
 
-LAPLACIAN = np.array([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
-DEMO_SYSTEM = {"wavelength": 532e-9, "power": 1e-3, "focal_length": 0.2,
-               "lens_diameter": 25.4e-3, "grid": 128, "pitch": 8e-6}
-STAGES = ("digits", "system", "all-pass", "edge", "low-pass", "figure", "files")
+SEED_KEYS = ("teacher", "baseline", "student_no_kd", "student", "student_hardware",
+             "student_hardware_finetuned")
 
 
-# --- the optical demo: pure functions ------------------------------------------------------
-
-def digit_images(count: int, size: int) -> np.ndarray:
-    """The first ``count`` scikit-learn 8×8 digits as amplitude transmittances in [0, 1],
-    upsampled to ``size``×``size`` (a multiple of 8) by pixel replication, float64."""
-    from sklearn.datasets import load_digits
-
-    if size % 8:
-        raise ValueError(f"size must be a multiple of 8, got {size!r}")
-    digits = load_digits().images[:count] / 16.0
-    return np.kron(digits, np.ones((size // 8, size // 8)))
+class UsageError(Exception):
+    """A user error reported as one line with exit code 2."""
 
 
-def airy_kernel(cutoff: float, pitch: float, size: int) -> np.ndarray:
-    """Sampled impulse response of an ideal circular low-pass of ``cutoff`` ν_c (1/m):
-    ``h[q] = dx²·ν_c·J1(2πν_c r)/r`` on a centred ``size``² grid (``πν_c²·dx²`` at r = 0),
-    so that the discrete convolution approximates ``∫ u(x′)·h(x − x′) dx′``."""
-    axis = (np.arange(size) - size // 2) * pitch
-    r = np.hypot(axis[:, None], axis[None, :])
-    safe = np.where(r > 0, r, 1.0)
-    kernel = np.where(r > 0, cutoff * j1(2 * np.pi * cutoff * safe) / safe, np.pi * cutoff ** 2)
-    return kernel * pitch ** 2
-
-
-def centred(images: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """``images`` ``(B, h, w)`` placed on zero ``(B, *shape)`` frames at ((H − h)//2, (W − w)//2),
-    where :meth:`FourF.input_field` puts them."""
-    placed = np.zeros((images.shape[0],) + tuple(shape))
-    top, left = ((n - m) // 2 for n, m in zip(shape, images.shape[-2:]))
-    placed[:, top:top + images.shape[-2], left:left + images.shape[-1]] = images
-    return placed
-
-
-def relative_error(actual: np.ndarray, reference: np.ndarray) -> float:
-    """``‖actual − reference‖₂ / ‖reference‖₂`` over all samples."""
-    return float(np.linalg.norm(actual - reference) / np.linalg.norm(reference))
-
-
-def demo_system() -> FourF:
-    """The demo correlator: 532 nm, 1 mW flat beam, two f = 200 mm lenses of 25.4 mm clear
-    aperture, 128² grid at 8 µm."""
-    lens = Lens(focal_length=DEMO_SYSTEM["focal_length"], diameter=DEMO_SYSTEM["lens_diameter"])
-    return FourF(laser=Laser(wavelength=DEMO_SYSTEM["wavelength"], power=DEMO_SYSTEM["power"]),
-                 lens1=lens, lens2=lens, shape=DEMO_SYSTEM["grid"], pitch=DEMO_SYSTEM["pitch"])
-
-
-def compare(system: FourF, images: np.ndarray, mask: np.ndarray, kernel: np.ndarray) -> dict:
-    """Optical output of ``images`` through ``mask`` against the digital convolution with
-    ``kernel``: the field (:meth:`FourF.field`) against ``−(f1/f2)·A·(u ∗ h)`` and the
-    irradiance (:meth:`FourF.run`) against ``(f1/f2)²·A²·|u ∗ h|²``, A the laser amplitude."""
-    amplitude = system.laser.amplitude(system.shape, system.pitch)[0, 0]
-    ratio = system.lens1.focal_length / system.lens2.focal_length
-    placed = centred(images, system.shape)
-    digital = np.stack([fftconvolve(image, kernel, mode="same") for image in placed])
-    field = system.upright(system.field(images, mask).data)
-    irradiance = system.upright(system.run(images, mask))
-    expected = (ratio * amplitude) ** 2 * np.abs(digital) ** 2
-    return {"irradiance": irradiance, "digital": expected,
-            "field_relative_error": relative_error(field, -ratio * amplitude * digital),
-            "irradiance_relative_error": relative_error(irradiance, expected)}
-
-
-# --- files ---------------------------------------------------------------------------------
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and move it into place."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _csv_ints(text: str) -> tuple[int, ...]:
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
 
 
-def prepare_folder(folder: Path, overwrite: bool) -> Path:
-    """Create the run folder; refuse an existing non-empty one unless ``overwrite``."""
-    if folder.exists() and not folder.is_dir():
-        raise FileExistsError(f"{folder} exists and is not a folder")
-    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
-        raise FileExistsError(f"run folder {folder} is not empty; pass --overwrite to replace "
-                              "its files or choose another --out")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def _experiment(args: argparse.Namespace, seed: int):
+    from kd.experiment import Experiment
+    from kd.hardware import Bench
+
+    bench = Bench(laser=args.laser, fourier_slm=args.fourier_slm, camera=args.camera,
+                  exposure=args.exposure, input_bits=args.input_bits)
+    return Experiment(
+        dataset=args.dataset, data_root=args.data_root, image_size=args.image_size,
+        train_size=args.train_size, data_seed=args.data_seed, seed=seed,
+        channels=args.channels, kernel_size=args.kernel_size, downsample=args.downsample,
+        spectral_kernel_size=args.spectral_kernel_size, hidden=args.hidden,
+        readout=args.readout, temperature=args.temperature, alpha=args.alpha,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, bench=bench,
+        calibration_images=args.calibration_images, finetune_images=args.finetune_images,
+        finetune_epochs=args.finetune_epochs)
 
 
-def figure_png(images: np.ndarray, cases: dict, crop: int) -> bytes:
-    """PNG of each input digit beside the optical and digital output amplitudes √I (the
-    central ``crop``² samples of the grid, each panel scaled to its own maximum)."""
-    from matplotlib.figure import Figure
-
-    columns = [("input transmittance", images)]
-    for name, case in cases.items():
-        columns += [(f"{name}: optical √I", np.sqrt(case["irradiance"])),
-                    (f"{name}: digital √I", np.sqrt(case["digital"]))]
-    figure = Figure(figsize=(2.0 * len(columns), 2.0 * len(images) + 0.4), layout="constrained")
-    axes = figure.subplots(len(images), len(columns), squeeze=False)
-    for column, (title, frames) in enumerate(columns):
-        ny, nx = frames.shape[-2:]
-        top, left = max((ny - crop) // 2, 0), max((nx - crop) // 2, 0)
-        for row, frame in enumerate(frames):
-            axes[row, column].imshow(frame[top:top + crop, left:left + crop], cmap="gray")
-            axes[row, column].set_axis_off()
-        axes[0, column].set_title(title, fontsize=8)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
+def _command(argv) -> str:
+    return "opticsim " + " ".join(argv)
 
 
-def report_markdown(results: dict) -> str:
-    """A short Markdown summary of ``results``."""
-    p = results["parameters"]
-    lines = [
-        "# opticsim demo: optical 4f convolution against digital convolution",
-        "",
-        f"{p['digits']} scikit-learn digits, upsampled to {p['image_size']}², through a 4f "
-        f"correlator at {p['wavelength'] * 1e9:.0f} nm ({p['power'] * 1e3:g} mW), "
-        f"f = {p['focal_length'] * 1e3:g} mm lenses of {p['lens_diameter'] * 1e3:g} mm "
-        f"aperture, {p['grid']}² grid at {p['pitch'] * 1e6:g} µm (Fourier-plane pitch "
-        f"{p['fourier_pitch'] * 1e6:.1f} µm).",
-        "",
-        "| mask | digital reference | field rel. error | irradiance rel. error |",
-        "|---|---|---|---|",
-    ]
-    for name, case in results["cases"].items():
-        lines.append(f"| {name} | {case['reference']} | {case['field_relative_error']:.2e} | "
-                     f"{case['irradiance_relative_error']:.2e} |")
-    lines += [
-        "",
-        "All-pass and edge detection agree to float32 round-off: the 4f system computes the "
-        "convolution exactly on its grid. The pinhole's residual is the sampling of its edge "
-        "and the periodic wrap of the slowly decaying Airy tails on the finite grid.",
-        "",
-        f"![inputs and outputs]({results['files']['figure']})",
-        "",
-        f"Reproduce: `{results['command']}`",
-        "",
-    ]
+def _run_one(args, seed: int, folder: Path, argv) -> dict:
+    from kd.experiment import run
+
+    return run(_experiment(args, seed), folder, resume=args.resume, overwrite=args.overwrite,
+               progress=args.progress, device=args.device, command=_command(argv))
+
+
+def _print_scores(results: dict) -> None:
+    for key in SEED_KEYS:
+        print(f"{key:>27}: accuracy {results[key]['accuracy']:.3f}")
+
+
+def _demo(args, argv) -> int:
+    folder = Path(args.out or datetime.datetime.now().strftime("runs/demo-%Y%m%d-%H%M%S"))
+    results = _run_one(args, args.seed, folder, argv)
+    _print_scores(results)
+    print(f"wrote {folder}/ (results.json, report.md, figures, slm_gray.npz) in "
+          f"{results['elapsed_seconds']:.0f} s")
+    return 0
+
+
+def summarise(runs: dict) -> dict:
+    """Mean and sample standard deviation over seeds of each model's accuracy;
+    ``runs`` maps seed → results."""
+    summary = {}
+    for key in SEED_KEYS:
+        values = np.array([results[key]["accuracy"] for results in runs.values()])
+        summary[key] = {"accuracy": float(values.mean()),
+                        "accuracy_std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                        "per_seed": values.tolist()}
+    gains = np.array([r["student"]["accuracy"] - r["student_no_kd"]["accuracy"]
+                      for r in runs.values()])
+    summary["kd_gain"] = {"mean": float(gains.mean()),
+                          "std": float(gains.std(ddof=1)) if len(gains) > 1 else 0.0,
+                          "per_seed": gains.tolist()}
+    return summary
+
+
+def summary_markdown(summary: dict, seeds, command: str) -> str:
+    """The mean ± std table of :func:`summarise` in Markdown."""
+    lines = [f"Test accuracy over seeds {', '.join(map(str, seeds))} (mean ± sample std):", "",
+             "| model | accuracy | per seed |", "|---|---|---|"]
+    for key in SEED_KEYS:
+        entry = summary[key]
+        lines.append(f"| {key} | {entry['accuracy']:.3f} ± {entry['accuracy_std']:.3f} | "
+                     + ", ".join(f"{v:.3f}" for v in entry["per_seed"]) + " |")
+    gain = summary["kd_gain"]
+    lines += ["", f"KD gain (student − student_no_kd): {gain['mean']:+.3f} ± {gain['std']:.3f} "
+              "(" + ", ".join(f"{v:+.3f}" for v in gain["per_seed"]) + ")", "",
+              f"Reproduce: `{command}`", ""]
     return "\n".join(lines)
 
 
-def run_demo(folder: Path, count: int, pinhole: float, overwrite: bool,
-             progress: bool) -> dict:
-    """Run the optical demo into ``folder`` and return what was written to results.json."""
-    folder = prepare_folder(folder, overwrite)
-    started = time.perf_counter()
-    with tqdm(total=len(STAGES), desc="opticsim demo", unit="stage", disable=not progress,
-              file=sys.stderr) as bar:
-        def stage(name: str) -> None:
-            bar.set_postfix_str(name)
-            bar.update(1)
+def _train(args, argv) -> int:
+    from kd.figures import accuracy_bars
 
-        images = digit_images(count, 32)
-        stage("digits")
-        system = demo_system()
-        focal_length, pitch = system.lens1.focal_length, system.pitch[0]
-        cutoff = pinhole / (2 * system.wavelength * focal_length)
-        stage("system")
-        edge = system.mask_from_kernel(LAPLACIAN)
-        peak = float(np.abs(edge).max())
-        cases = {
-            "all-pass": (np.ones(system.shape), np.ones((1, 1)), "identity"),
-            "edge": (edge / peak, LAPLACIAN / peak,
-                     f"Laplacian 3×3 / {peak:g} (mask scaled to |M| ≤ 1)"),
-            "low-pass": (circular_aperture(system.shape, system.fourier_pitch, pinhole),
-                         airy_kernel(cutoff, pitch, 2 * system.shape[0] - 1),
-                         f"Airy kernel, ν_c = {cutoff:.4g} /m"),
-        }
-        compared = {}
-        for name, (mask, kernel, _) in cases.items():
-            compared[name] = compare(system, images, mask, kernel)
-            stage(name)
-        png = figure_png(centred(images, system.shape), compared, crop=64)
-        stage("figure")
-        results = {
-            "command": "opticsim demo " + " ".join(
-                [f"--count {count}", f"--pinhole {pinhole:g}", f"--out {folder}"]),
-            "opticsim_version": __version__,
-            "created": datetime.datetime.now().isoformat(timespec="seconds"),
-            "parameters": {**DEMO_SYSTEM, "digits": count, "image_size": 32,
-                           "fourier_pitch": system.fourier_pitch[0], "pinhole_diameter": pinhole,
-                           "pinhole_cutoff": cutoff, "edge_kernel": LAPLACIAN.tolist()},
-            "cases": {name: {"reference": cases[name][2],
-                             "field_relative_error": compared[name]["field_relative_error"],
-                             "irradiance_relative_error":
-                                 compared[name]["irradiance_relative_error"]}
-                      for name in cases},
-            "files": {"figure": "demo.png", "results": "results.json", "report": "report.md"},
-            "elapsed": time.perf_counter() - started,
-        }
-        write_atomic(folder / "demo.png", png)
-        write_atomic(folder / "results.json", (json.dumps(results, indent=2) + "\n").encode())
-        write_atomic(folder / "report.md", report_markdown(results).encode())
-        stage("files")
-    return results
-
-
-# --- command line ----------------------------------------------------------------------------
-
-def _demo(args: argparse.Namespace) -> int:
-    if not 1 <= args.count <= 16:
-        print(f"opticsim demo: error: --count must be in [1, 16], got {args.count}",
-              file=sys.stderr)
-        return 2
-    if not 0 < args.pinhole <= DEMO_SYSTEM["lens_diameter"]:
-        print(f"opticsim demo: error: --pinhole must be in (0, {DEMO_SYSTEM['lens_diameter']}] "
-              f"m, got {args.pinhole}", file=sys.stderr)
-        return 2
-    folder = Path(args.out or datetime.datetime.now().strftime("runs/demo-%Y%m%d-%H%M%S"))
-    try:
-        results = run_demo(folder, args.count, args.pinhole, args.overwrite, args.progress)
-    except FileExistsError as error:
-        print(f"opticsim demo: error: {error}", file=sys.stderr)
-        return 1
-    for name, case in results["cases"].items():
-        print(f"{name:>9}: field error {case['field_relative_error']:.2e}, "
-              f"irradiance error {case['irradiance_relative_error']:.2e}")
-    print(f"wrote {folder}/{{demo.png, results.json, report.md}}")
+    folder = Path(args.out or datetime.datetime.now().strftime("runs/train-%Y%m%d-%H%M%S"))
+    if not args.resume:
+        prepare_folder(folder, args.overwrite)
+    runs = {}
+    for seed in args.seeds:
+        runs[seed] = _run_one(args, seed, folder / f"seed-{seed}", argv)
+    summary = summarise(runs)
+    command = _command(argv)
+    document = {"command": command, "opticsim_version": __version__, "seeds": list(args.seeds),
+                "summary": summary,
+                "experiment": {k: v for k, v in runs[args.seeds[0]]["experiment"].items()
+                               if k != "seed"}}
+    write_atomic(folder / "summary.json", (json.dumps(document, indent=2) + "\n").encode())
+    table = summary_markdown(summary, args.seeds, command)
+    write_atomic(folder / "summary.md", table.encode())
+    write_atomic(folder / "accuracy.png", accuracy_bars(
+        summary, title=f"test accuracy, mean ± std over seeds {list(args.seeds)}"))
+    print(table)
+    print(f"wrote {folder}/ (summary.json, summary.md, accuracy.png, seed-*/)")
     return 0
+
+
+def _eval(args, argv) -> int:
+    from kd.data import load
+    from kd.evaluate import classifier_accuracy, student_on_hardware
+    from kd.hardware import Bench
+    from kd.models import SCLCStudent
+    from kd.train import restore
+
+    test = load(args.dataset, "test", seed=args.data_seed, root=args.data_root,
+                size=args.image_size)
+    model, settings = restore(args.checkpoint, test.images.shape[1], len(test.classes))
+    result = {"checkpoint": str(args.checkpoint), "model": settings.model,
+              "dataset": args.dataset, "test": len(test),
+              "accuracy": classifier_accuracy(model, test.images, test.labels)}
+    if isinstance(model, SCLCStudent) and args.hardware:
+        train = load(args.dataset, "train", seed=args.data_seed, root=args.data_root,
+                     size=args.image_size)
+        bench = Bench(laser=args.laser, fourier_slm=args.fourier_slm, camera=args.camera,
+                      exposure=args.exposure, input_bits=args.input_bits)
+        hardware = student_on_hardware(model, bench, train.images[:args.calibration_images],
+                                       test.images, test.labels, seed=args.seed,
+                                       progress=args.progress)
+        result["hardware_accuracy"] = hardware["accuracy"]
+        result["bench"] = bench.to_dict()
+    text = json.dumps(result, indent=2) + "\n"
+    if args.out:
+        path = Path(args.out)
+        if path.exists() and not args.overwrite:
+            raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+        write_atomic(path, text.encode())
+    print(text, end="")
+    return 0
+
+
+# --- parser ---------------------------------------------------------------------------------
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="hide the progress bars")
+    parser.add_argument("--device", default="cpu", help="torch device for training (cpu, cuda)")
+
+
+def _data_options(parser: argparse.ArgumentParser) -> None:
+    from kd.data import DATASETS
+
+    group = parser.add_argument_group("data")
+    group.add_argument("--dataset", default="cluttered", choices=DATASETS,
+                       help="data set (default cluttered: digits on cluttered 64×64 scenes)")
+    group.add_argument("--data-root", help="folder of the MNIST / Fashion-MNIST / CIFAR-10 files")
+    group.add_argument("--image-size", type=int, help="resample the images to this size")
+    group.add_argument("--data-seed", type=int, default=0,
+                       help="seed of the embedded data set (default 0)")
+
+
+def _bench_options(parser: argparse.ArgumentParser) -> None:
+    from kd.hardware import Bench
+
+    default = Bench()
+    group = parser.add_argument_group("hardware bench (preset names: opticsim.presets)")
+    group.add_argument("--laser", default=default.laser)
+    group.add_argument("--fourier-slm", default=default.fourier_slm,
+                       help=f"phase-only Fourier SLM preset (default {default.fourier_slm})")
+    group.add_argument("--camera", default=default.camera)
+    group.add_argument("--exposure", type=float, default=default.exposure,
+                       help=f"camera exposure in s (default {default.exposure:g})")
+    group.add_argument("--input-bits", type=int, default=default.input_bits,
+                       help="bit depth of the amplitude input SLM")
+    group.add_argument("--calibration-images", type=int, default=256,
+                       help="training images that set the exposure and camera gain")
+
+
+def _experiment_options(parser: argparse.ArgumentParser, seeds: bool) -> None:
+    from kd.experiment import Experiment
+
+    default = Experiment()
+    _data_options(parser)
+    parser.add_argument("--train-size", type=int, help="use the first N training images")
+    model = parser.add_argument_group("models")
+    model.add_argument("--channels", type=_csv_ints, default=default.channels,
+                       help="convolution widths, e.g. 8,16,16 (the last: optical channels)")
+    model.add_argument("--kernel-size", type=int, default=default.kernel_size,
+                       help="teacher/baseline convolution size")
+    model.add_argument("--downsample", type=int, default=default.downsample,
+                       help="average pool between the teacher's convolutions (1: none)")
+    model.add_argument("--spectral-kernel-size", type=int, default=default.spectral_kernel_size,
+                       help="kernel size of each spectral layer of the student")
+    model.add_argument("--hidden", type=_csv_ints, default=default.hidden,
+                       help="fully connected widths of the back end")
+    model.add_argument("--readout", default=default.readout,
+                       choices=("intensity", "differential"), help="camera readout")
+    train = parser.add_argument_group("training")
+    train.add_argument("--temperature", type=float, default=default.temperature)
+    train.add_argument("--alpha", type=float, default=default.alpha,
+                       help="weight of the soft (KD) term")
+    train.add_argument("--epochs", type=int, default=default.epochs)
+    train.add_argument("--batch-size", type=int, default=default.batch_size)
+    train.add_argument("--lr", type=float, default=default.lr)
+    train.add_argument("--finetune-images", type=int, default=default.finetune_images)
+    train.add_argument("--finetune-epochs", type=int, default=default.finetune_epochs)
+    if seeds:
+        train.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    else:
+        train.add_argument("--seed", type=int, default=0)
+    _bench_options(parser)
+    parser.add_argument("--out", help="run folder")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start again in an existing non-empty run folder")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its checkpoints")
+    _common(parser)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -269,27 +256,47 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--version", action="version", version=f"opticsim {__version__}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
-        "demo", help="image embedded digits through a 4f correlator and compare with digital "
-        "convolution", description="Image scikit-learn digits through a 4f correlator with an "
-        "all-pass, an edge-detection and a pinhole low-pass mask; compare each with the digital "
-        "convolution; write a figure, results.json and report.md into a run folder.")
-    demo.add_argument("--out", help="run folder (default runs/demo-YYYYmmdd-HHMMSS)")
-    demo.add_argument("--overwrite", action="store_true",
-                      help="replace the files of an existing non-empty run folder")
-    demo.add_argument("--count", type=int, default=4, help="digits to image, 1-16 (default 4)")
-    demo.add_argument("--pinhole", type=float, default=3.3e-3,
-                      help="Fourier-plane pinhole diameter in m (default 3.3e-3)")
-    demo.add_argument("--no-progress", dest="progress", action="store_false",
-                      help="hide the progress bar")
+        "demo", help="the main job: teacher, linear baseline and optical student without and "
+        "with KD, on ideal optics and on a hardware bench",
+        description="Distil a nonlinear CNN into an optical 4f student on the embedded "
+        "cluttered digits; evaluate it ideal, on a hardware bench through the engine and after "
+        "hardware-aware fine-tuning; write results.json, figures, report.md and the SLM gray "
+        "levels into a run folder (default runs/demo-YYYYmmdd-HHMMSS).")
+    _experiment_options(demo, seeds=False)
     demo.set_defaults(handler=_demo)
+    train = commands.add_parser(
+        "train", help="the demo's comparison with every knob, over several seeds",
+        description="Run the teacher / baseline / student comparison for each of --seeds into "
+        "OUT/seed-S/ and summarise it as mean ± std in OUT/summary.{json,md}.")
+    _experiment_options(train, seeds=True)
+    train.set_defaults(handler=_train)
+    evaluate = commands.add_parser(
+        "eval", help="test accuracy of a checkpoint (and a student's on the hardware bench)",
+        description="Test accuracy of a kd checkpoint; for an optical student also through the "
+        "engine on the hardware bench.")
+    evaluate.add_argument("checkpoint", type=Path, help="a checkpoints/*.pt file of a run")
+    _data_options(evaluate)
+    _bench_options(evaluate)
+    evaluate.add_argument("--no-hardware", dest="hardware", action="store_false",
+                          help="skip the hardware evaluation of a student")
+    evaluate.add_argument("--seed", type=int, default=0, help="camera noise seed")
+    evaluate.add_argument("--out", help="also write the JSON here")
+    evaluate.add_argument("--overwrite", action="store_true")
+    _common(evaluate)
+    evaluate.set_defaults(handler=_eval)
     return root
 
 
 def main(argv=None) -> int:
     """Run the ``opticsim`` command line on ``argv`` (default ``sys.argv[1:]``); returns the
-    exit code (argparse's usage errors and ``--help`` included)."""
+    exit code: 0, 1 for a user error (one line on stderr), 2 for a usage error."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = parser().parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
-    return args.handler(args)
+    try:
+        return args.handler(args, argv)
+    except (ValueError, FileExistsError, FileNotFoundError, PermissionError, OSError) as error:
+        print(f"opticsim {args.command}: error: {error}", file=sys.stderr)
+        return 1

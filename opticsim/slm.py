@@ -42,6 +42,27 @@ def pixel_coverage(oversample: int, fill_factor: float) -> np.ndarray:
     return np.clip(np.minimum(u + 1, oversample - margin) - np.maximum(u, margin), 0.0, 1.0)
 
 
+def double_phase(mask) -> np.ndarray:
+    """Phases (rad, one per pixel) with which a phase-only panel shows complex transmittances
+    ``mask`` ``(..., h, w)`` of modulus ≤ 1: ``φ + θ`` on the pixels where row + column is
+    even and ``φ − θ`` on the others, ``φ = arg M``, ``θ = arccos|M|`` (double-phase
+    encoding, Hsueh & Sawchuk, Appl. Opt. 17:3874, 1978).
+
+    The panel then shows ``exp(iP) = M + i·sin θ·e^{iφ}·(−1)^(row+column)``: the mask itself
+    plus a term on the checkerboard carrier, whose light a 4f correlator sends half a replica
+    period (:attr:`FourF.replica_period`) away from the optical axis in both axes. Fringing
+    blurs the checkerboard, so it suits panels of little crosstalk.
+    """
+    mask = np.asarray(mask)
+    checks.finite_array("mask", mask)
+    modulus = np.abs(mask)
+    if modulus.size and modulus.max() > 1 + 1e-6:
+        raise ValueError(f"mask must have modulus <= 1 (a passive SLM), got {modulus.max():g}")
+    rows, cols = np.indices(mask.shape[-2:])
+    sign = np.where((rows + cols) % 2 == 0, 1.0, -1.0)
+    return np.angle(mask) + sign * np.arccos(np.minimum(modulus, 1.0))
+
+
 @dataclass(frozen=True, eq=False)
 class SLM:
     """A pixelated modulator of ``shape`` ``(H, W)`` pixels at ``pitch`` (m, square pixels).

@@ -229,9 +229,15 @@ class Optical4fConv(nn.Module):
         gray = self.fourier_panel.gray(self.display_values().detach())
         return gray.cpu().numpy().astype(np.uint8 if slm.bits <= 8 else np.uint16)
 
-    def displays(self) -> torch.Tensor:
-        """Fourier-plane transmittances on the grid ``(D·[2], ny, nx)``, one per frame."""
-        values = self.display_values()
+    def displays(self, values: torch.Tensor | None = None) -> torch.Tensor:
+        """Fourier-plane transmittances on the grid ``(D·[2], ny, nx)``, one per frame, of
+        ``values`` (what the Fourier SLM is asked to show, as :meth:`display_values` gives
+        them; default the layer's own)."""
+        if values is None:
+            values = self.display_values()
+        elif tuple(values.shape) != tuple(self._parameter().shape):
+            raise ValueError(f"values must have the displays' shape "
+                             f"{tuple(self._parameter().shape)}, got {tuple(values.shape)}")
         values = values.reshape((-1,) + values.shape[-2:])
         if self.fourier_panel is None:
             return values
@@ -290,8 +296,10 @@ class Optical4fConv(nn.Module):
             raise ValueError(f"images must be {self.image_shape} (image_shape), got {shape}")
         return images.to(self._parameter().dtype)
 
-    def forward(self, images: torch.Tensor, generator: torch.Generator | None = None
-                ) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, generator: torch.Generator | None = None, *,
+                values: torch.Tensor | None = None) -> torch.Tensor:
+        """Camera frames of ``images`` (see the class); ``values`` shows other displays than
+        the layer's parameters (e.g. masks computed by another module, differentiable)."""
         images = self._check_images(images)
         batch, device, real = images.shape[0], images.device, images.dtype
         fourf = self.fourf
@@ -306,10 +314,10 @@ class Optical4fConv(nn.Module):
         if tensors["illumination"] is not None:
             source = source * tensors["illumination"]                           # laser, pupil 1
         if "transfer" in tensors:
-            output = fourf_field(source[:, None], self.displays(), tensors["transfer"],
+            output = fourf_field(source[:, None], self.displays(values), tensors["transfer"],
                                  fourf.shape)                                   # lens, SLM, lens
         else:
-            displays = self.displays()
+            displays = self.displays(values)
             if tensors["pupil"] is not None:
                 displays = displays * tensors["pupil"]
             output = fourf_field_mft(source[:, None], displays, tensors["matrices"])

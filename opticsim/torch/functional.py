@@ -232,6 +232,20 @@ def _layout_masks(fourf: FourF, kernels: torch.Tensor, layout: readout.Layout) -
     return combined.sum(dim=0, keepdim=True) if layout.tiled else combined
 
 
+def double_phase(mask: torch.Tensor) -> torch.Tensor:
+    """Phases ``φ ± arccos|M|`` on the even/odd pixels of a checkerboard that show complex
+    ``mask`` ``(..., h, w)`` (modulus ≤ 1) on a phase-only panel, as
+    :func:`opticsim.slm.double_phase`; differentiable where ``0 < |M| < 1``."""
+    rows = torch.arange(mask.shape[-2], device=mask.device)[:, None]
+    cols = torch.arange(mask.shape[-1], device=mask.device)[None, :]
+    sign = 1.0 - 2.0 * ((rows + cols) % 2).to(real_dtype(mask.dtype))
+    modulus = mask.abs()
+    # arccos has an infinite slope at 1: the peak pixels get θ = 0 and no gradient
+    safe = modulus.clamp(max=1.0 - torch.finfo(modulus.dtype).eps)
+    theta = torch.where(modulus < 1.0, torch.arccos(safe), torch.zeros_like(safe))
+    return torch.angle(mask) + sign * theta
+
+
 # --- straight-through quantisation, ADC and noise -------------------------------------------
 
 

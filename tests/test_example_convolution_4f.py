@@ -1,16 +1,23 @@
-"""``opticsim demo``: optical 4f outputs equal the digital convolutions, files are safe."""
+"""``examples/convolution_4f.py``: optical 4f outputs equal the digital convolutions, files
+are safe."""
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
-from opticsim.cli import main
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "convolution_4f.py"
+_spec = importlib.util.spec_from_file_location("convolution_4f", EXAMPLE)
+_example = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_example)
+main = _example.main
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli") / "run"
-    code = main(["demo", "--out", str(folder), "--count", "2", "--no-progress"])
+    code = main(["--out", str(folder), "--count", "2", "--no-progress"])
     return code, folder
 
 
@@ -40,7 +47,7 @@ def test_demo_optics_matches_digital_convolution(run):
 def test_demo_refuses_non_empty_folder_without_overwrite(run, capsys):
     folder = run[1]
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()}
-    assert main(["demo", "--out", str(folder), "--count", "1", "--no-progress"]) == 1
+    assert main(["--out", str(folder), "--count", "1", "--no-progress"]) == 1
     assert "--overwrite" in capsys.readouterr().err
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()} == before
 
@@ -49,14 +56,13 @@ def test_demo_overwrite_replaces_files(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()
     (folder / "results.json").write_text("stale")
-    assert main(["demo", "--out", str(folder), "--count", "1", "--no-progress",
+    assert main(["--out", str(folder), "--count", "1", "--no-progress",
                  "--overwrite"]) == 0
     assert json.loads((folder / "results.json").read_text())["parameters"]["digits"] == 1
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
 
 
 def test_help_and_usage_errors_return_exit_codes(capsys):
-    assert main(["demo", "--help"]) == 0
+    assert main(["--help"]) == 0
     assert "--overwrite" in capsys.readouterr().out
-    assert main([]) == 2
-    assert main(["demo", "--count", "0"]) == 2
+    assert main(["--count", "0"]) == 2

@@ -1,0 +1,248 @@
+"""The optical student on a hardware bench: the 4f that displays its collapsed masks, the gray
+levels it exports, the camera's gain calibration, and hardware-aware fine-tuning.
+
+The bench: a laser, an amplitude input SLM showing the image, lens 1, a phase-only Fourier SLM,
+lens 2 and a camera whose pixels are the output samples (``f2/f1`` = camera pitch / input pitch).
+The phase-only panel shows each channel's complex mask, scaled to modulus ≤ 1, by double-phase
+encoding (:func:`opticsim.slm.double_phase`), whose error light lands half a replica period
+away; the grid is therefore twice the output tile. One camera frame per output channel (time
+multiplexed), two for the differential readout.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.fft import next_fast_len
+from tqdm import tqdm
+
+from opticsim import SLM, FourF, Lens, checks, presets
+from opticsim.camera import photon_energy
+from opticsim.torch import Optical4fConv, double_phase, masks_from_kernels
+
+from .losses import kd_loss
+from .models import SCLCStudent
+
+
+@dataclass(frozen=True)
+class Bench:
+    """A hardware bench by preset names: ``laser``, ``fourier_slm`` (a phase-only panel) and
+    ``camera`` from :mod:`opticsim.presets`; the input SLM is a generic amplitude panel of
+    ``input_pitch`` (m) and ``input_bits``. The camera exposes for ``exposure`` (s); the laser
+    is attenuated (:func:`expose`) so that the brightest calibration pixel collects ``fill`` of
+    the full well, as in the lab."""
+
+    laser: str = "dpss-532"
+    fourier_slm: str = "meadowlark-1920x1152"
+    camera: str = "imx250"
+    input_pitch: float = 8e-6
+    input_bits: int = 8
+    exposure: float = 100e-6
+    fill: float = 0.8
+
+    def __post_init__(self):
+        for kind, preset_kind in (("laser", "laser"), ("fourier_slm", "slm"),
+                                  ("camera", "camera")):
+            name = getattr(self, kind)
+            known = presets.names(preset_kind)
+            try:
+                found = presets.info(name).name in known
+            except (KeyError, ValueError):
+                found = False
+            if not found:
+                raise ValueError(f"{kind} must name one of {sorted(known)}, got {name!r}")
+        if presets.slm(self.fourier_slm).mode != "phase":
+            raise ValueError(f"fourier_slm must be a phase-only panel, got {self.fourier_slm!r} "
+                             f"({presets.slm(self.fourier_slm).mode})")
+        set_ = object.__setattr__
+        set_(self, "input_pitch", checks.positive("input_pitch", self.input_pitch))
+        set_(self, "input_bits", checks.integer("input_bits", self.input_bits, 1, 16))
+        set_(self, "exposure", checks.positive("exposure", self.exposure))
+        set_(self, "fill", checks.in_range("fill", self.fill, 0.0, 1.0, low_open=True))
+
+    def fourf(self, image_shape, kernel_shape, readout: str = "intensity",
+              power: float | None = None) -> FourF:
+        """The 4f for images of ``image_shape`` and kernels of ``kernel_shape``: an ``N``² grid,
+        ``N`` the FFT-friendly size ≥ twice the output tile; the Fourier SLM a window of ``N``²
+        pixels at one sample each (its dead frame is then not resolved: fill factor 1), sampled
+        by the FFT (``f1 = p_F·N·dx/λ``); the laser at ``power`` (W, default the preset's)."""
+        tile = max(i + k - 1 for i, k in zip(checks.shape2("image_shape", image_shape),
+                                               checks.shape2("kernel_shape", kernel_shape)))
+        n = next_fast_len(2 * tile)
+        laser = presets.laser(self.laser, **({} if power is None else {"power": power}))
+        fourier = presets.slm(self.fourier_slm, shape=(n, n), oversample=1, fill_factor=1.0)
+        camera = presets.camera(self.camera, shape=(n, n), exposure=self.exposure)
+        pitch = self.input_pitch
+        focal = fourier.pitch * n * pitch / laser.wavelength
+        return FourF(laser, Lens(focal), Lens(focal * camera.pitch[0] / pitch),
+                     input_slm=SLM((n, n), pitch, mode="amplitude", bits=self.input_bits),
+                     fourier_slm=fourier, camera=camera, readout=readout)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# --- the student's displays ------------------------------------------------------------------
+
+def student_phases(student: SCLCStudent, fourf: FourF, layout) -> torch.Tensor:
+    """Double-phase encoded Fourier-SLM phases ``(C, [2,] h, w)`` (rad) of the student's
+    collapsed masks on ``fourf``: :func:`masks_from_kernels` of the collapsed convolution kernel
+    (split ± for the differential readout), each channel scaled to peak modulus 1 (its ± pair by
+    one factor, so the two captures subtract), differentiable in the student's weights."""
+    kernel = student.cascade.convolution_kernel()
+    masks = masks_from_kernels(fourf, kernel, layout)
+    peak = masks.abs().flatten(1).amax(dim=1).clamp(min=1e-30).detach()
+    return double_phase(masks / peak.view((-1,) + (1,) * (masks.ndim - 1)))
+
+
+def student_gray(student: SCLCStudent, fourf: FourF, layout) -> np.ndarray:
+    """The Fourier-SLM gray levels ``(C, [2,] h, w)`` that display the student on ``fourf``."""
+    with torch.no_grad():
+        phases = student_phases(student, fourf, layout).double().numpy()
+    return fourf.fourier_slm.to_gray(phases, fourf.wavelength)
+
+
+def optical_layer(student: SCLCStudent, fourf: FourF, image_shape, hardware: bool,
+                  seed: int = 0) -> Optical4fConv:
+    """The differentiable 4f (:class:`Optical4fConv`) of ``fourf`` with the student's channels;
+    its displays are given as ``values`` (:func:`student_phases`) at each call. Shot noise is
+    drawn from its normal approximation (the engine draws Poisson counts); the pixels it
+    matters for hold hundreds to thousands of electrons."""
+    cascade = student.cascade
+    return Optical4fConv(fourf, cascade.in_channels, cascade.out_channels, cascade.kernel_shape,
+                         mask="phase", hardware=hardware, image_shape=image_shape,
+                         shot_noise="gaussian", seed=seed)
+
+
+def expose(bench: Bench, student: SCLCStudent, images) -> FourF:
+    """The bench's 4f with the laser attenuated so that the brightest pixel of ``images``
+    ``(B, 1, H, W)`` collects ``bench.fill`` of the full well in ``bench.exposure`` (noise-free
+    irradiance of the quantised displays, each ± capture apart)."""
+    image_shape, kernel_shape = images.shape[-2:], student.cascade.kernel_shape
+    fourf = bench.fourf(image_shape, kernel_shape, student.readout)
+    gray = student_gray(student, fourf, fourf.layout(1, student.cascade.out_channels,
+                                                     image_shape, kernel_shape))
+    gray = gray.reshape((-1,) + gray.shape[-2:])            # every capture its own frame
+    bare = dataclasses.replace(fourf, camera=None, readout="intensity")
+    layout = bare.layout(1, len(gray), image_shape, kernel_shape)
+    irradiance = max(float(bare.run(chunk, gray=gray, layout=layout).max())
+                     for chunk in np.array_split(np.asarray(images), -(-len(images) // 64)))
+    camera = fourf.camera
+    electrons = (irradiance * camera.pitch[0] * camera.pitch[1] * camera.fill_factor
+                 * camera.qe * camera.exposure / photon_energy(fourf.wavelength))
+    power = fourf.laser.power * bench.fill * camera.full_well / max(electrons, 1e-300)
+    return bench.fourf(image_shape, kernel_shape, student.readout, power=power)
+
+
+# --- frames, calibration, evaluation ----------------------------------------------------------
+
+def engine_frames(student: SCLCStudent, fourf: FourF, images, *, seed: int = 0,
+                  gray: np.ndarray | None = None, batch_size: int = 64,
+                  progress: bool = False) -> np.ndarray:
+    """Camera frames ``(N, C, th, tw)`` (DN; signed for the differential readout) of ``images``
+    ``(N, 1, H, W)`` through the NumPy engine (:meth:`FourF.run`) showing the exported ``gray``
+    levels (default :func:`student_gray`), with the camera noise of ``seed``."""
+    images = np.asarray(images)
+    layout = fourf.layout(1, student.cascade.out_channels, images.shape[-2:],
+                          student.cascade.kernel_shape)
+    gray = student_gray(student, fourf, layout) if gray is None else gray
+    rng = np.random.default_rng(seed)
+    frames = []
+    for start in tqdm(range(0, len(images), batch_size), disable=not progress, leave=False,
+                      desc="engine", unit="batch", file=sys.stderr):
+        frames.append(fourf.run(images[start:start + batch_size], gray=gray, layout=layout,
+                                rng=rng).astype(np.float32))
+    return np.concatenate(frames)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per-channel affine map of camera DN to the student's units, ``s = (DN − offset)/gain``,
+    fitted by least squares on noise-free frames of known images (as a lab calibrates)."""
+
+    gain: np.ndarray
+    offset: np.ndarray
+
+    def apply(self, frames: torch.Tensor) -> torch.Tensor:
+        gain = torch.as_tensor(self.gain, dtype=frames.dtype, device=frames.device)
+        offset = torch.as_tensor(self.offset, dtype=frames.dtype, device=frames.device)
+        return (frames - offset[:, None, None]) / gain[:, None, None]
+
+    @classmethod
+    def fit(cls, frames, signal) -> "Calibration":
+        """Fit ``frames ≈ offset + gain·signal`` per channel, both ``(N, C, h, w)``."""
+        frames = np.asarray(frames, np.float64).swapaxes(0, 1).reshape(frames.shape[1], -1)
+        signal = np.asarray(signal, np.float64).swapaxes(0, 1).reshape(signal.shape[1], -1)
+        gain, offset = [], []
+        for y, x in zip(frames, signal):
+            slope, intercept = np.polyfit(x, y, 1)
+            gain.append(slope)
+            offset.append(intercept)
+        return cls(np.array(gain), np.array(offset))
+
+
+def calibrate(student: SCLCStudent, fourf: FourF, images) -> Calibration:
+    """:class:`Calibration` of ``fourf`` for ``student`` from the noise-free camera response
+    (torch layer, unquantised) to ``images`` against the ideal signal."""
+    images = torch.as_tensor(np.asarray(images))
+    layer = optical_layer(student, fourf, tuple(images.shape[-2:]), hardware=False).eval()
+    layout = layer.layout(tuple(images.shape[-2:]))
+    with torch.no_grad():
+        phases = student_phases(student, fourf, layout)
+        frames = layer(images, values=phases)
+        signal = student.camera_signal(images)
+    return Calibration.fit(frames.numpy(), signal.numpy())
+
+
+def classify_frames(student: SCLCStudent, frames, calibration: Calibration,
+                    batch_size: int = 256) -> torch.Tensor:
+    """Logits of the student's back end for camera ``frames`` ``(N, C, h, w)``."""
+    student.eval()
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(frames), batch_size):
+            batch = torch.as_tensor(np.asarray(frames[start:start + batch_size]))
+            outputs.append(student.backend(calibration.apply(batch.float())))
+    return torch.cat(outputs)
+
+
+def fine_tune(student: SCLCStudent, fourf: FourF, calibration: Calibration, images, labels, *,
+              teacher_logits=None, temperature: float = 4.0, alpha: float = 0.9,
+              epochs: int = 1, batch_size: int = 32, lr: float = 3e-4, seed: int = 0,
+              progress: bool = True) -> tuple[SCLCStudent, list[float]]:
+    """Hardware-aware fine-tuning: a copy of ``student`` trained through
+    :class:`Optical4fConv` with ``hardware=True`` (8-bit quantised SLMs with straight-through
+    gradients, camera shot and read noise, ADC), the displays re-encoded from the cascade at
+    every step, with the KD loss against ``teacher_logits`` (labels alone when None).
+    Returns the tuned copy and the loss per step."""
+    tuned = copy.deepcopy(student)
+    images = torch.as_tensor(np.asarray(images))
+    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    layer = optical_layer(tuned, fourf, tuple(images.shape[-2:]), hardware=True,
+                          seed=seed).train()
+    layout = layer.layout(tuple(images.shape[-2:]))
+    optimiser = torch.optim.Adam(tuned.parameters(), lr=lr)
+    order = torch.Generator().manual_seed(seed)
+    losses = []
+    steps = epochs * math.ceil(len(images) / batch_size)
+    tuned.train()
+    with tqdm(total=steps, disable=not progress, desc="fine-tune", unit="batch", leave=False,
+              file=sys.stderr) as bar:
+        for _ in range(epochs):
+            for index in torch.randperm(len(images), generator=order).split(batch_size):
+                frames = layer(images[index], values=student_phases(tuned, fourf, layout))
+                logits = tuned.backend(calibration.apply(frames))
+                soft = None if teacher_logits is None else torch.as_tensor(teacher_logits)[index]
+                loss = kd_loss(logits, soft, labels[index], temperature, alpha)
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                losses.append(loss.item())
+                bar.update(1)
+    return tuned.eval(), losses

@@ -1,0 +1,252 @@
+"""Training: one :class:`Settings` object describes a run; :func:`fit` trains with a checkpoint
+each epoch (written atomically) and resumes from it.
+
+A checkpoint holds the model and optimiser state, the epoch, the training curves, the global
+torch RNG state (dropout) and the settings, all loadable with ``torch.load(weights_only=True)``.
+The batch order of epoch ``e`` is drawn from ``(seed, e)`` alone, so killing a run at any point
+and resuming it gives the weights of an uninterrupted run with the same seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from opticsim import checks
+from opticsim.files import write_atomic
+
+from .losses import kd_loss
+from .models import READOUTS, LinearCNN, SCLCStudent, Teacher
+
+MODELS = ("teacher", "baseline", "student")
+CHECKPOINT_KEYS = {"settings", "epoch", "model", "history", "rng"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that determines a training run (written into its checkpoints and results).
+
+    ``model``: ``"teacher"`` (nonlinear CNN of ``kernel_size`` convolutions with a
+    ``downsample``× pool between them), ``"baseline"`` (the same, linear) or ``"student"``
+    (SCLC optical student of ``spectral_kernel_size`` layers, ``readout`` ``"intensity"`` or
+    ``"differential"``); all of ``channels``. ``temperature`` and ``alpha`` set the KD loss
+    when a teacher is given (``alpha = 0``: labels alone).
+    """
+
+    model: str = "student"
+    channels: tuple[int, ...] = (8, 16, 32)
+    kernel_size: int = 3
+    downsample: int = 2
+    spectral_kernel_size: int = 5
+    hidden: tuple[int, ...] = (512, 256)
+    dropout: float = 0.5
+    readout: str = "intensity"
+    temperature: float = 4.0
+    alpha: float = 0.9
+    epochs: int = 12
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
+        set_ = object.__setattr__
+        set_(self, "channels", tuple(checks.integer("channels", c, 1) for c in self.channels))
+        set_(self, "hidden", tuple(checks.integer("hidden", c, 1) for c in self.hidden))
+        if not self.channels:
+            raise ValueError("channels must hold at least one channel count")
+        set_(self, "kernel_size", checks.integer("kernel_size", self.kernel_size, 1))
+        set_(self, "downsample", checks.integer("downsample", self.downsample, 1))
+        set_(self, "spectral_kernel_size",
+             checks.integer("spectral_kernel_size", self.spectral_kernel_size, 1))
+        set_(self, "dropout", checks.in_range("dropout", self.dropout, 0.0, 1.0))
+        set_(self, "temperature", checks.positive("temperature", self.temperature))
+        set_(self, "alpha", checks.in_range("alpha", self.alpha, 0.0, 1.0))
+        set_(self, "epochs", checks.integer("epochs", self.epochs, 1))
+        set_(self, "batch_size", checks.integer("batch_size", self.batch_size, 1))
+        set_(self, "lr", checks.positive("lr", self.lr))
+        set_(self, "weight_decay", checks.non_negative("weight_decay", self.weight_decay))
+        set_(self, "seed", checks.integer("seed", self.seed, 0))
+
+    def to_dict(self) -> dict:
+        """JSON-ready settings (tuples as lists)."""
+        return {key: list(value) if isinstance(value, tuple) else value
+                for key, value in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Settings":
+        """Settings from :meth:`to_dict`; ``ValueError`` naming an unknown key."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**{key: tuple(v) if isinstance(v, list) else v for key, v in values.items()})
+
+
+def build_model(settings: Settings, in_channels: int, classes: int) -> torch.nn.Module:
+    """The model ``settings.model`` describes, initialised from ``settings.seed``."""
+    torch.manual_seed(settings.seed)
+    common = {"in_channels": in_channels, "classes": classes, "channels": settings.channels,
+              "hidden": settings.hidden, "dropout": settings.dropout}
+    if settings.model == "student":
+        return SCLCStudent(readout=settings.readout, kernel_size=settings.spectral_kernel_size,
+                           **common)
+    kind = Teacher if settings.model == "teacher" else LinearCNN
+    return kind(kernel_size=settings.kernel_size, downsample=settings.downsample, **common)
+
+
+# --- checkpoints ------------------------------------------------------------------------------
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """``torch.save`` of ``state`` written atomically."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_atomic(Path(path), buffer.getvalue())
+
+
+def load_checkpoint(path, settings: Settings | None = None) -> dict:
+    """A checkpoint written by :func:`fit`, loaded with ``weights_only=True``.
+
+    ``ValueError`` naming the file when it is not a readable checkpoint (truncated, corrupt,
+    another kind of file) or when its settings differ from ``settings`` (a run cannot resume
+    under other settings); ``FileNotFoundError`` when it is missing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:                  # pickle, zip and torch all raise their own
+        reason = (str(error).strip().splitlines() or [""])[0][:120]
+        raise ValueError(f"checkpoint {path} is not a readable opticsim checkpoint "
+                         f"({type(error).__name__}: {reason})") from None
+    if not isinstance(state, dict) or not CHECKPOINT_KEYS <= state.keys():
+        raise ValueError(f"checkpoint {path} is not an opticsim kd checkpoint (it lacks "
+                         f"{sorted(CHECKPOINT_KEYS - set(state) if isinstance(state, dict) else CHECKPOINT_KEYS)})")
+    if settings is not None and state["settings"] != settings.to_dict():
+        changed = sorted(k for k, v in settings.to_dict().items() if state["settings"].get(k) != v)
+        raise ValueError(f"checkpoint {path} was written with other settings ({', '.join(changed)} "
+                         "differ); use another folder or the same settings")
+    return state
+
+
+def restore(path, in_channels: int, classes: int) -> tuple[torch.nn.Module, Settings]:
+    """The model of a checkpoint and its settings (``ValueError`` naming the file when its
+    weights do not fit the model its settings describe)."""
+    state = load_checkpoint(path)
+    settings = Settings.from_dict(state["settings"])
+    model = build_model(settings, in_channels, classes)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as error:
+        raise ValueError(f"checkpoint {path} does not fit a {settings.model} with its settings "
+                         f"and {in_channels} input channels, {classes} classes: {error}") from None
+    return model.eval(), settings
+
+
+# --- training --------------------------------------------------------------------------------
+
+def predict(model: torch.nn.Module, images, batch_size: int = 256, device="cpu") -> torch.Tensor:
+    """Logits of ``model`` in eval mode for ``images`` ``(N, C, H, W)``, on the CPU."""
+    model.eval()
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            batch = torch.as_tensor(images[start:start + batch_size]).to(device)
+            outputs.append(model(batch).cpu())
+    return torch.cat(outputs)
+
+
+def _order(seed: int, epoch: int, count: int) -> torch.Tensor:
+    return torch.randperm(count, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+def fit(settings: Settings, images, labels, *, teacher_logits=None, checkpoint=None,
+        resume: bool = False, device="cpu", progress: bool = True, desc: str | None = None,
+        model: torch.nn.Module | None = None) -> tuple[torch.nn.Module, dict]:
+    """Train ``settings.model`` on ``images`` ``(N, C, H, W)`` and ``labels`` ``(N,)`` (or
+    ``(N, H, W)`` maps with a segmentation ``model``), with the KD loss against
+    ``teacher_logits`` when given (else cross-entropy). Adam, cosine learning-rate decay.
+
+    ``checkpoint``: a file written atomically after every epoch; with ``resume`` training
+    continues from it (same settings required), and an existing checkpoint is never replaced
+    without ``resume`` (``FileExistsError``). Returns the model (eval mode) and the history
+    ``{"loss": [...], "train_accuracy": [...]}`` per epoch.
+    """
+    images = torch.as_tensor(images)
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    if len(images) != len(labels):
+        raise ValueError(f"images ({len(images)}) and labels ({len(labels)}) differ in length")
+    if teacher_logits is not None:
+        teacher_logits = torch.as_tensor(teacher_logits)
+        if len(teacher_logits) != len(images):
+            raise ValueError(f"teacher_logits ({len(teacher_logits)}) and images "
+                             f"({len(images)}) differ in length")
+    classes = int(labels.max()) + 1 if teacher_logits is None else teacher_logits.shape[1]
+    if model is None:
+        model = build_model(settings, images.shape[1], max(classes, 2))
+    model = model.to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr,
+                                 weight_decay=settings.weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, settings.epochs)
+    history = {"loss": [], "train_accuracy": []}
+    start = 0
+    checkpoint = None if checkpoint is None else Path(checkpoint)
+    if checkpoint is not None and checkpoint.exists():
+        if not resume:
+            raise FileExistsError(f"checkpoint {checkpoint} exists; resume it or choose another "
+                                  "folder")
+        state = load_checkpoint(checkpoint, settings)
+        try:
+            model.load_state_dict(state["model"])
+            optimiser.load_state_dict(state["optimiser"])
+            schedule.load_state_dict(state["schedule"])
+        except (RuntimeError, ValueError, KeyError) as error:
+            raise ValueError(f"checkpoint {checkpoint} does not fit this model: {error}") from None
+        start, history = state["epoch"], state["history"]
+        torch.set_rng_state(state["rng"])
+    else:
+        torch.manual_seed(settings.seed)
+    count = len(images)
+    steps = -(-count // settings.batch_size)
+    bar = tqdm(total=settings.epochs * steps, initial=start * steps, disable=not progress,
+               desc=desc or settings.model, unit="batch", file=sys.stderr, leave=False)
+    with bar:
+        for epoch in range(start, settings.epochs):
+            model.train()
+            total, correct, seen = 0.0, 0, 0
+            for index in _order(settings.seed, epoch, count).split(settings.batch_size):
+                batch, target = images[index].to(device), labels[index].to(device)
+                soft = None if teacher_logits is None else teacher_logits[index].to(device)
+                logits = model(batch)
+                loss = kd_loss(logits, soft, target, settings.temperature, settings.alpha)
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                total += loss.item() * len(index)
+                correct += int((logits.argmax(1) == target).sum())
+                seen += target.numel()
+                bar.update(1)
+            schedule.step()
+            history["loss"].append(total / count)
+            history["train_accuracy"].append(correct / seen)
+            bar.set_postfix(loss=f"{history['loss'][-1]:.3f}",
+                            acc=f"{history['train_accuracy'][-1]:.3f}")
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, {
+                    "settings": settings.to_dict(), "epoch": epoch + 1,
+                    "model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                    "schedule": schedule.state_dict(), "history": history,
+                    "rng": torch.get_rng_state()})
+    return model.eval(), history
+

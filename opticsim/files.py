@@ -1,0 +1,38 @@
+"""Files that lose nothing: atomic writes and run folders that are never silently reused."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomic(path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then move it into place: a reader
+    sees the old file or the new one, never a partial one. The file gets the permissions a
+    plain ``open`` would give (``0o666`` less the umask), not ``mkstemp``'s ``0o600``."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def prepare_folder(folder, overwrite: bool = False) -> Path:
+    """Create the run ``folder``; refuse (``FileExistsError``) an existing non-empty one unless
+    ``overwrite``, and a path that is a file."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder} exists and is not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        raise FileExistsError(f"run folder {folder} is not empty; pass --overwrite to replace "
+                              "its files or choose another --out")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
