@@ -17,9 +17,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
-import os
 import tarfile
-import tempfile
 import urllib.request
 import zlib
 from dataclasses import dataclass
@@ -396,22 +394,15 @@ def _cifar10(root: Path, split: str, download: bool):
 
 
 def _fetch(url: str, path: Path, md5: str) -> None:
-    """Download ``url`` to ``path`` atomically, refusing a file whose MD5 is not ``md5``."""
+    """Download ``url`` to ``path`` (atomically), refusing data whose MD5 is not ``md5``."""
+    with urllib.request.urlopen(url, timeout=60) as source:
+        data = source.read()
+    digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    if digest != md5:
+        raise ValueError(f"{url}: MD5 {digest} is not the official {md5}; nothing written to "
+                         f"{path}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        digest = hashlib.md5(usedforsecurity=False)
-        with os.fdopen(handle, "wb") as stream, urllib.request.urlopen(url, timeout=60) as source:
-            for block in iter(lambda: source.read(1 << 20), b""):
-                digest.update(block)
-                stream.write(block)
-        if digest.hexdigest() != md5:
-            raise ValueError(f"{url}: MD5 {digest.hexdigest()} is not the official {md5}; "
-                             f"nothing written to {path}")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)
 
 
 def _download_cifar10(root: Path) -> None:

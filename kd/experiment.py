@@ -36,9 +36,10 @@ MODELS = ("teacher", "baseline", "student_no_kd", "student", "student_hardware",
 
 @dataclass(frozen=True)
 class Experiment:
-    """One comparison run. ``channels`` are the convolution widths shared by the teacher, the
-    linear baseline and the student's spectral cascade (whose last width is the number of
-    optical output channels); ``temperature``/``alpha`` the KD loss; ``bench`` the hardware;
+    """One comparison run. ``teacher_channels`` are the convolution widths of the teacher and
+    the linear baseline, ``channels`` those of the student's spectral cascade (the last is the
+    number of optical output channels); ``temperature``/``alpha`` the KD loss (Hinton's, tuned
+    on this set: T = 4, α = 0.5); ``bench`` the hardware;
     ``finetune_images``/``finetune_epochs`` the hardware-aware fine-tuning; ``data_seed`` the
     embedded data set (fixed across training ``seed``s so runs are paired)."""
 
@@ -48,14 +49,16 @@ class Experiment:
     train_size: int | None = None
     data_seed: int = 0
     seed: int = 0
+    teacher_channels: tuple[int, ...] = (8, 16, 32)
     channels: tuple[int, ...] = (8, 16, 16)
     kernel_size: int = 3
     downsample: int = 2
     spectral_kernel_size: int = 5
     hidden: tuple[int, ...] = (512, 256)
+    dropout: float = 0.1
     readout: str = "intensity"
     temperature: float = 4.0
-    alpha: float = 0.9
+    alpha: float = 0.5
     epochs: int = 8
     batch_size: int = 64
     lr: float = 1e-3
@@ -86,9 +89,12 @@ class Experiment:
         model = {"teacher": "teacher", "baseline": "baseline", "student_no_kd": "student",
                  "student": "student"}[name]
         alpha = self.alpha if name == "student" else 0.0
-        return Settings(model=model, channels=self.channels, kernel_size=self.kernel_size,
+        channels = self.channels if model == "student" else self.teacher_channels
+        return Settings(model=model, channels=channels, kernel_size=self.kernel_size,
                         downsample=self.downsample,
-                        spectral_kernel_size=self.spectral_kernel_size, hidden=self.hidden, readout=self.readout, temperature=self.temperature,
+                        spectral_kernel_size=self.spectral_kernel_size, hidden=self.hidden,
+                        dropout=self.dropout, readout=self.readout,
+                        temperature=self.temperature,
                         alpha=alpha, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                         seed=self.seed)
 
@@ -150,7 +156,6 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
         return value
 
     train, test = timed("data", lambda: _data(experiment))
-    classes = len(train.classes)
     models = {}
     for name in MODELS[:4]:
         settings = experiment.settings(name)
@@ -189,9 +194,10 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
             teacher_logits=teacher_logits, temperature=experiment.temperature,
             alpha=experiment.alpha, epochs=experiment.finetune_epochs, seed=experiment.seed,
             progress=progress)
-        save_checkpoint(tuned_path, {"settings": experiment.settings("student").to_dict(),
-                                     "epoch": experiment.finetune_epochs,
-                                     "model": tuned.state_dict(), "history": {"loss": losses}, "rng": torch.get_rng_state()})
+        save_checkpoint(tuned_path, {
+            "settings": experiment.settings("student").to_dict(),
+            "epoch": experiment.finetune_epochs, "model": tuned.state_dict(),
+            "history": {"loss": losses}, "rng": torch.get_rng_state()})
         return tuned, losses
 
     tuned, tune_losses = timed("finetune", tune)

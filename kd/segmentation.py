@@ -23,18 +23,15 @@ from opticsim import checks
 from .models import READOUTS, SCLCStudent, SpectralCascade, _channels
 
 
-def _double_convolution(in_channels: int, out_channels: int) -> nn.Sequential:
-    """Two 3×3 convolutions, each followed by BatchNorm and ReLU, at the input resolution."""
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
-        nn.BatchNorm2d(out_channels), nn.ReLU(),
-        nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
-        nn.BatchNorm2d(out_channels), nn.ReLU())
+def _convolution_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    """3×3 convolution → BatchNorm → ReLU, at the input resolution."""
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+                         nn.BatchNorm2d(out_channels), nn.ReLU())
 
 
 class SegTeacher(nn.Module):
-    """U-Net-like nonlinear CNN: encoder blocks of ``channels`` (two 3×3 conv + BatchNorm +
-    ReLU each) with 2× max pooling between them, a decoder that upsamples bilinearly,
+    """U-Net-like nonlinear CNN: encoder blocks of ``channels`` (3×3 conv + BatchNorm + ReLU)
+    with 2× max pooling between them, a decoder that upsamples bilinearly,
     concatenates the encoder's skip at that scale and applies the same block, and a 1×1
     convolution to ``classes`` logits ``(B, classes, H, W)``."""
 
@@ -43,9 +40,9 @@ class SegTeacher(nn.Module):
         channels = _channels("channels", channels)
         widths = (checks.integer("in_channels", in_channels, 1),) + channels
         self.encoder = nn.ModuleList(
-            _double_convolution(inp, out) for inp, out in zip(widths[:-1], widths[1:]))
+            _convolution_block(inp, out) for inp, out in zip(widths[:-1], widths[1:]))
         self.decoder = nn.ModuleList(
-            _double_convolution(deep + shallow, shallow)
+            _convolution_block(deep + shallow, shallow)
             for deep, shallow in zip(channels[:0:-1], channels[-2::-1]))
         self.head = nn.Conv2d(channels[0], checks.integer("classes", classes, 2), 1)
 
@@ -97,7 +94,8 @@ class SegBaseline(nn.Module):
                                margin=(self.cascade.kernel_shape[0] - 1) // 2)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        """What the decoder reads: the cascade's full convolution ``(B, C, H + K − 1, W + K − 1)``."""
+        """What the decoder reads: the cascade's full convolution
+        ``(B, C, H + K − 1, W + K − 1)``."""
         return self.cascade(images)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -106,8 +104,8 @@ class SegBaseline(nn.Module):
 
 class SegStudent(SegBaseline):
     """SCLC optical student: the baseline's cascade and decoder with a camera between them,
-    reading ``|u ∗ h|²`` (``"intensity"``) or ``|u ∗ h⁺|² − |u ∗ h⁻|²`` (``"differential"``).
-    With the same seed it starts from the baseline's weights."""
+    reading ``|u ∗ h|²`` (``"intensity"``) or ``|u ∗ h⁺|² − |u ∗ h⁻|²``
+    (``"differential"``). With the same seed it starts from the baseline's weights."""
 
     def __init__(self, in_channels: int = 1, classes: int = 2, channels=(8, 16, 16),
                  kernel_size: int = 3, readout: str = "intensity", width: int = 16):

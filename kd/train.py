@@ -130,9 +130,10 @@ def load_checkpoint(path, settings: Settings | None = None) -> dict:
         reason = (str(error).strip().splitlines() or [""])[0][:120]
         raise ValueError(f"checkpoint {path} is not a readable opticsim checkpoint "
                          f"({type(error).__name__}: {reason})") from None
-    if not isinstance(state, dict) or not CHECKPOINT_KEYS <= state.keys():
+    missing = CHECKPOINT_KEYS - set(state if isinstance(state, dict) else ())
+    if missing:
         raise ValueError(f"checkpoint {path} is not an opticsim kd checkpoint (it lacks "
-                         f"{sorted(CHECKPOINT_KEYS - set(state) if isinstance(state, dict) else CHECKPOINT_KEYS)})")
+                         f"{sorted(missing)})")
     if settings is not None and state["settings"] != settings.to_dict():
         changed = sorted(k for k, v in settings.to_dict().items() if state["settings"].get(k) != v)
         raise ValueError(f"checkpoint {path} was written with other settings ({', '.join(changed)} "

@@ -49,9 +49,11 @@ def _experiment(args: argparse.Namespace, seed: int):
     return Experiment(
         dataset=args.dataset, data_root=args.data_root, image_size=args.image_size,
         train_size=args.train_size, data_seed=args.data_seed, seed=seed,
-        channels=args.channels, kernel_size=args.kernel_size, downsample=args.downsample,
+        teacher_channels=args.teacher_channels, channels=args.channels,
+        kernel_size=args.kernel_size, downsample=args.downsample,
         spectral_kernel_size=args.spectral_kernel_size, hidden=args.hidden,
-        readout=args.readout, temperature=args.temperature, alpha=args.alpha,
+        dropout=args.dropout, readout=args.readout, temperature=args.temperature,
+        alpha=args.alpha,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, bench=bench,
         calibration_images=args.calibration_images, finetune_images=args.finetune_images,
         finetune_epochs=args.finetune_epochs)
@@ -216,8 +218,11 @@ def _experiment_options(parser: argparse.ArgumentParser, seeds: bool) -> None:
     _data_options(parser)
     parser.add_argument("--train-size", type=int, help="use the first N training images")
     model = parser.add_argument_group("models")
+    model.add_argument("--teacher-channels", type=_csv_ints, default=default.teacher_channels,
+                       help="convolution widths of the teacher and the linear baseline")
     model.add_argument("--channels", type=_csv_ints, default=default.channels,
-                       help="convolution widths, e.g. 8,16,16 (the last: optical channels)")
+                       help="widths of the student's spectral layers (the last: optical "
+                       "channels)")
     model.add_argument("--kernel-size", type=int, default=default.kernel_size,
                        help="teacher/baseline convolution size")
     model.add_argument("--downsample", type=int, default=default.downsample,
@@ -226,6 +231,8 @@ def _experiment_options(parser: argparse.ArgumentParser, seeds: bool) -> None:
                        help="kernel size of each spectral layer of the student")
     model.add_argument("--hidden", type=_csv_ints, default=default.hidden,
                        help="fully connected widths of the back end")
+    model.add_argument("--dropout", type=float, default=default.dropout,
+                       help="dropout of the back end's fully connected layers")
     model.add_argument("--readout", default=default.readout,
                        choices=("intensity", "differential"), help="camera readout")
     train = parser.add_argument_group("training")

@@ -72,8 +72,8 @@ def test_pixelwise_kd_gradient_reaches_the_cascade():
 @pytest.fixture(scope="module")
 def example_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("kd_segmentation") / "run"
-    code = _example().main(["--epochs", "1", "--train-size", "64", "--out", str(folder),
-                            "--no-progress"])
+    code = _example().main(["--epochs", "1", "--train-size", "64", "--test-size", "32",
+                            "--out", str(folder), "--no-progress"])
     return code, folder
 
 
@@ -86,7 +86,7 @@ def test_example_writes_scores_of_the_four_models(example_run):
     assert tuple(results["scores"]) == MODELS
     for scores in results["scores"].values():
         assert 0 <= scores["miou"] <= 1 and 0 <= scores["dice"] <= 1
-    assert results["data"]["train"] == 64
+    assert (results["data"]["train"], results["data"]["test"]) == (64, 32)
     assert results["settings"]["student"]["alpha"] > 0
     assert results["settings"]["student_no_kd"]["alpha"] == 0
 

@@ -59,9 +59,9 @@ from .functional import (
 
 __all__ = [
     "CameraResponse", "IdealFourF", "LensTransform", "MASKS", "Optical4fConv", "SHOT_NOISE",
-    "SLMPanel", "adc", "axis_ramp", "centred_ramp", "complex_dtype", "double_phase", "embed_centred",
-    "fourf_field", "fourf_field_mft", "fourf_matrices", "fourf_transfer", "gaussian_smooth",
-    "generator", "input_illumination", "intensity", "kernel_from_mask", "lens_ft",
-    "mask_from_kernel", "masks_from_kernels", "nearest_index", "quantize", "read_noise",
+    "SLMPanel", "adc", "axis_ramp", "centred_ramp", "complex_dtype", "double_phase",
+    "embed_centred", "fourf_field", "fourf_field_mft", "fourf_matrices", "fourf_transfer",
+    "gaussian_smooth", "generator", "input_illumination", "intensity", "kernel_from_mask",
+    "lens_ft", "mask_from_kernel", "masks_from_kernels", "nearest_index", "quantize", "read_noise",
     "real_dtype", "round_straight_through", "shot_noise", "straight_through", "uniform_levels",
 ]
