@@ -95,8 +95,16 @@ class Dataset:
     def subset(self, count: int) -> Dataset:
         """The first ``count`` samples (1 <= count <= len(self)), sharing memory with ``self``."""
         count = checks.integer("count", count, 1, len(self))
-        masks = None if self.masks is None else self.masks[:count]
-        return dataclasses.replace(self, images=self.images[:count], labels=self.labels[:count],
+        return self._slice(slice(None, count))
+
+    def tail(self, count: int) -> Dataset:
+        """The last ``count`` samples (1 <= count <= len(self)), sharing memory with ``self``."""
+        count = checks.integer("count", count, 1, len(self))
+        return self._slice(slice(len(self) - count, None))
+
+    def _slice(self, part: slice) -> Dataset:
+        masks = None if self.masks is None else self.masks[part]
+        return dataclasses.replace(self, images=self.images[part], labels=self.labels[part],
                                    masks=masks)
 
 

@@ -40,8 +40,10 @@ class Experiment:
     the linear baseline, ``channels`` those of the student's spectral cascade (the last is the
     number of optical output channels); ``temperature``/``alpha`` the KD loss (Hinton's, tuned
     on this set: T = 4, α = 0.5); ``bench`` the hardware;
-    ``finetune_images``/``finetune_epochs`` the hardware-aware fine-tuning; ``data_seed`` the
-    embedded data set (fixed across training ``seed``s so runs are paired)."""
+    ``finetune_images``/``finetune_epochs`` the hardware-aware fine-tuning, kept only when it
+    does better on the last ``validation_images`` of the training set (held out from all
+    training); ``data_seed`` the embedded data set (fixed across training ``seed``s so runs
+    are paired)."""
 
     dataset: str = "cluttered"
     data_root: str | None = None
@@ -64,6 +66,7 @@ class Experiment:
     lr: float = 1e-3
     bench: Bench = Bench()
     calibration_images: int = 256
+    validation_images: int = 256
     finetune_images: int = 512
     finetune_epochs: int = 1
 
@@ -80,7 +83,9 @@ class Experiment:
         set_(self, "data_seed", checks.integer("data_seed", self.data_seed, 0))
         set_(self, "calibration_images",
              checks.integer("calibration_images", self.calibration_images, 1))
-        set_(self, "finetune_images", checks.integer("finetune_images", self.finetune_images, 0))
+        set_(self, "validation_images",
+             checks.integer("validation_images", self.validation_images, 1))
+        set_(self, "finetune_images", checks.integer("finetune_images", self.finetune_images, 1))
         set_(self, "finetune_epochs", checks.integer("finetune_epochs", self.finetune_epochs, 1))
         self.settings("student")                # validates the training fields
 
@@ -121,7 +126,11 @@ def _data(experiment: Experiment):
                                                                      **options)
     if experiment.train_size is not None:
         train = train.subset(min(experiment.train_size, len(train)))
-    return train, test
+    held_out = experiment.validation_images
+    if held_out >= len(train):
+        raise ValueError(f"validation_images must be below the {len(train)} training images, "
+                         f"got {held_out}")
+    return train.subset(len(train) - held_out), train.tail(held_out), test
 
 
 def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool = False,
@@ -155,7 +164,7 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
         times[name] = round(time.perf_counter() - begin, 2)
         return value
 
-    train, test = timed("data", lambda: _data(experiment))
+    train, validation, test = timed("data", lambda: _data(experiment))
     models = {}
     for name in MODELS[:4]:
         settings = experiment.settings(name)
@@ -201,9 +210,15 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
         return tuned, losses
 
     tuned, tune_losses = timed("finetune", tune)
+    validated = timed("validation", lambda: {
+        name: student_on_hardware(model, bench, calibration_images, validation.images,
+                                  validation.labels, seed=experiment.seed)["accuracy"]
+        for name, model in (("student", student), ("finetuned", tuned))})
+    kept = validated["finetuned"] >= validated["student"]
+    tuned = tuned if kept else student
     tuned_hardware = timed("student_hardware_finetuned", lambda: student_on_hardware(
         tuned, bench, calibration_images, test.images, test.labels, seed=experiment.seed,
-        progress=progress))
+        progress=progress)) if kept else hardware
     scores["student_hardware_finetuned"] = {"accuracy": tuned_hardware["accuracy"]}
     _say(progress, f"student_hardware_finetuned: accuracy {tuned_hardware['accuracy']:.3f}")
 
@@ -214,11 +229,12 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
         "opticsim_version": __version__,
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
         "experiment": experiment.to_dict(),
-        "data": {"dataset": train.name, "train": len(train), "test": len(test),
+        "data": {"dataset": train.name, "train": len(train), "validation": len(validation),
+                 "test": len(test),
                  "image_shape": list(train.images.shape[1:]), "classes": list(train.classes)},
         **scores,
         "hardware": _hardware_summary(hardware["fourf"], tuned_hardware["fourf"]),
-        "finetune_loss": tune_losses,
+        "finetune": {"loss": tune_losses, "validation_accuracy": validated, "kept": kept},
         "histories": histories,
         "stage_seconds": times,
         "elapsed_seconds": round(time.perf_counter() - started, 1),
@@ -323,7 +339,11 @@ def report_markdown(results: dict) -> str:
         f"{hardware['camera']['exposure'] * 1e6:g} µs, laser attenuated to "
         f"{hardware['laser_power'] * 1e6:.3g} µW. Fine-tuned for "
         f"{e['finetune_epochs']} epoch(s) on {e['finetune_images']} training images with the "
-        "hardware model in the loop.",
+        "hardware model in the loop; on the "
+        f"{data['validation']} held-out validation images it scored "
+        f"{results['finetune']['validation_accuracy']['finetuned']:.3f} on the bench against "
+        f"{results['finetune']['validation_accuracy']['student']:.3f} before, so "
+        f"{'the fine-tuned student was kept' if results['finetune']['kept'] else 'the student was kept as it was'}.",
         "",
         *(f"![{name}]({name})" for name in results["files"]["figures"]),
         "",

@@ -214,13 +214,14 @@ def classify_frames(student: SCLCStudent, frames, calibration: Calibration,
 
 def fine_tune(student: SCLCStudent, fourf: FourF, calibration: Calibration, images, labels, *,
               teacher_logits=None, temperature: float = 4.0, alpha: float = 0.9,
-              epochs: int = 1, batch_size: int = 32, lr: float = 3e-4, seed: int = 0,
+              epochs: int = 1, batch_size: int = 32, lr: float = 1e-4, seed: int = 0,
               progress: bool = True) -> tuple[SCLCStudent, list[float]]:
     """Hardware-aware fine-tuning: a copy of ``student`` trained through
     :class:`Optical4fConv` with ``hardware=True`` (8-bit quantised SLMs with straight-through
     gradients, camera shot and read noise, ADC), the displays re-encoded from the cascade at
-    every step, with the KD loss against ``teacher_logits`` (labels alone when None).
-    Returns the tuned copy and the loss per step."""
+    every step, with the KD loss against ``teacher_logits`` (labels alone when None). The back
+    end's BatchNorm keeps its statistics (the calibration maps camera frames onto the signal
+    they were learnt on). Returns the tuned copy and the loss per step."""
     tuned = copy.deepcopy(student)
     images = torch.as_tensor(np.asarray(images))
     labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
@@ -232,6 +233,9 @@ def fine_tune(student: SCLCStudent, fourf: FourF, calibration: Calibration, imag
     losses = []
     steps = epochs * math.ceil(len(images) / batch_size)
     tuned.train()
+    for module in tuned.modules():              # keep the normalisation the back end learnt
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.eval()
     with tqdm(total=steps, disable=not progress, desc="fine-tune", unit="batch", leave=False,
               file=sys.stderr) as bar:
         for _ in range(epochs):

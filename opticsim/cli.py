@@ -55,8 +55,8 @@ def _experiment(args: argparse.Namespace, seed: int):
         dropout=args.dropout, readout=args.readout, temperature=args.temperature,
         alpha=args.alpha,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, bench=bench,
-        calibration_images=args.calibration_images, finetune_images=args.finetune_images,
-        finetune_epochs=args.finetune_epochs)
+        calibration_images=args.calibration_images, validation_images=args.validation_images,
+        finetune_images=args.finetune_images, finetune_epochs=args.finetune_epochs)
 
 
 def _command(argv) -> str:
@@ -242,6 +242,8 @@ def _experiment_options(parser: argparse.ArgumentParser, seeds: bool) -> None:
     train.add_argument("--epochs", type=int, default=default.epochs)
     train.add_argument("--batch-size", type=int, default=default.batch_size)
     train.add_argument("--lr", type=float, default=default.lr)
+    train.add_argument("--validation-images", type=int, default=default.validation_images,
+                       help="training images held out to accept or reject the fine-tuning")
     train.add_argument("--finetune-images", type=int, default=default.finetune_images)
     train.add_argument("--finetune-epochs", type=int, default=default.finetune_epochs)
     if seeds:

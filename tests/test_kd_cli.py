@@ -9,7 +9,8 @@ import pytest
 from opticsim.cli import main
 
 TINY = ["--train-size", "48", "--epochs", "1", "--channels", "2,2", "--teacher-channels", "2,2",
-        "--hidden", "8", "--calibration-images", "8", "--finetune-images", "8", "--no-progress"]
+        "--hidden", "8", "--calibration-images", "8", "--validation-images", "8",
+        "--finetune-images", "8", "--no-progress"]
 KEYS = ("teacher", "baseline", "student_no_kd", "student", "student_hardware",
         "student_hardware_finetuned")
 
