@@ -314,6 +314,7 @@ def report_markdown(results: dict) -> str:
     e, data, hardware = results["experiment"], results["data"], results["hardware"]
     rows = [f"| {name} | {results[name]['accuracy']:.3f} | "
             f"{results['stage_seconds'].get(name, 0):.0f} |" for name in MODELS]
+    verdict = "the student was kept as it was (fine-tuning did not help)"
     gain_kd = results["student"]["accuracy"] - results["student_no_kd"]["accuracy"]
     gain_linear = results["student"]["accuracy"] - results["baseline"]["accuracy"]
     lines = [
@@ -343,7 +344,7 @@ def report_markdown(results: dict) -> str:
         f"{data['validation']} held-out validation images it scored "
         f"{results['finetune']['validation_accuracy']['finetuned']:.3f} on the bench against "
         f"{results['finetune']['validation_accuracy']['student']:.3f} before, so "
-        f"{'the fine-tuned student was kept' if results['finetune']['kept'] else 'the student was kept as it was'}.",
+        f"{'the fine-tuned student was kept' if results['finetune']['kept'] else verdict}.",
         "",
         *(f"![{name}]({name})" for name in results["files"]["figures"]),
         "",

@@ -143,15 +143,14 @@ def expose(bench: Bench, student: SCLCStudent, images) -> FourF:
 # --- frames, calibration, evaluation ----------------------------------------------------------
 
 def engine_frames(student: SCLCStudent, fourf: FourF, images, *, seed: int = 0,
-                  gray: np.ndarray | None = None, batch_size: int = 64,
-                  progress: bool = False) -> np.ndarray:
+                  batch_size: int = 64, progress: bool = False) -> np.ndarray:
     """Camera frames ``(N, C, th, tw)`` (DN; signed for the differential readout) of ``images``
-    ``(N, 1, H, W)`` through the NumPy engine (:meth:`FourF.run`) showing the exported ``gray``
-    levels (default :func:`student_gray`), with the camera noise of ``seed``."""
+    ``(N, 1, H, W)`` through the NumPy engine (:meth:`FourF.run`) showing the exported gray
+    levels (:func:`student_gray`), with the camera noise of ``seed``."""
     images = np.asarray(images)
     layout = fourf.layout(1, student.cascade.out_channels, images.shape[-2:],
                           student.cascade.kernel_shape)
-    gray = student_gray(student, fourf, layout) if gray is None else gray
+    gray = student_gray(student, fourf, layout)
     rng = np.random.default_rng(seed)
     frames = []
     for start in tqdm(range(0, len(images), batch_size), disable=not progress, leave=False,

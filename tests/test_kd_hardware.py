@@ -1,0 +1,86 @@
+"""The optical student on the hardware bench: exported gray levels through the engine give
+the ideal signal back after the camera's calibration, exposure fills the well as asked, and
+the bench refuses what it cannot be."""
+
+import numpy as np
+import pytest
+import torch
+
+from kd.hardware import (Bench, calibrate, engine_frames, expose, fine_tune, student_gray,
+                         student_phases)
+from kd.models import SCLCStudent
+from opticsim.torch import double_phase
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    student = SCLCStudent(1, 3, channels=(2, 3), kernel_size=3, hidden=(8,)).eval()
+    rng = np.random.default_rng(0)
+    images = (rng.random((24, 1, 24, 24)) * (rng.random((24, 1, 24, 24)) > 0.6)).astype(
+        np.float32)
+    fourf = expose(Bench(), student, images[:8])
+    return student, images, fourf
+
+
+def test_bench_grid_holds_the_double_phase_light_apart(setup):
+    student, images, fourf = setup
+    tile = 24 + 5 - 1
+    assert fourf.shape[0] >= 2 * tile and fourf.fourier_by_fft
+    assert fourf.output_pitch[0] == pytest.approx(fourf.camera.pitch[0])   # a pixel a sample
+    assert fourf.fourier_slm.mode == "phase" and fourf.camera.exposure == Bench().exposure
+
+
+def test_exposure_fills_the_well_as_asked(setup):
+    student, images, fourf = setup
+    frames = engine_frames(student, fourf, images[:8], seed=1)
+    camera = fourf.camera
+    peak_electrons = (frames.max() - camera.offset) / camera.gain
+    assert peak_electrons == pytest.approx(Bench().fill * camera.full_well, rel=0.05)
+
+
+def test_calibrated_engine_frames_are_the_ideal_signal(setup):
+    student, images, fourf = setup
+    calibration = calibrate(student, fourf, images[:8])
+    frames = torch.as_tensor(engine_frames(student, fourf, images[8:], seed=2))
+    measured = calibration.apply(frames).numpy()
+    ideal = student.camera_signal(torch.as_tensor(images[8:])).detach().numpy()
+    assert measured.shape == ideal.shape
+    error = np.linalg.norm(measured - ideal) / np.linalg.norm(ideal)
+    assert error < 0.05                        # 8-bit SLMs, shot and read noise, 12-bit ADC
+    assert np.corrcoef(measured.ravel(), ideal.ravel())[0, 1] > 0.998
+
+
+def test_gray_levels_are_the_double_phase_of_the_collapsed_masks(setup):
+    student, images, fourf = setup
+    layout = fourf.layout(1, 3, (24, 24), student.cascade.kernel_shape)
+    gray = student_gray(student, fourf, layout)
+    assert gray.shape == (3,) + fourf.fourier_slm.shape and gray.dtype == np.uint8
+    phases = student_phases(student, fourf, layout).detach().double()
+    masks = student.cascade.masks(fourf)[:, 0].detach().to(torch.complex128)
+    masks = masks / masks.abs().flatten(1).amax(1)[:, None, None]
+    torch.testing.assert_close(phases, double_phase(masks), rtol=0, atol=1e-4)
+    shown = fourf.fourier_slm.displayed(gray, fourf.wavelength)
+    step = 2 * np.pi / 2 ** fourf.fourier_slm.bits
+    assert np.abs(np.angle(shown * np.exp(-1j * phases.numpy()))).max() <= step / 2 + 1e-6
+
+
+def test_fine_tuning_changes_the_optics_but_not_the_normalisation(setup):
+    student, images, fourf = setup
+    calibration = calibrate(student, fourf, images[:8])
+    labels = np.arange(len(images)) % 3
+    tuned, losses = fine_tune(student, fourf, calibration, images, labels, batch_size=8,
+                              lr=1e-3, progress=False)
+    assert len(losses) == 3 and np.isfinite(losses).all()
+    before, after = student.state_dict(), tuned.state_dict()
+    assert not torch.equal(before["cascade.weights.0"], after["cascade.weights.0"])
+    for name in before:
+        if "running" in name:
+            assert torch.equal(before[name], after[name]), name
+
+
+def test_bench_refuses_unknown_or_unsuitable_devices():
+    for field, value in (("fourier_slm", "no-such-slm"), ("camera", "pluto-2.1"),
+                         ("fourier_slm", "dlp7000"), ("fill", 0.0), ("exposure", -1.0)):
+        with pytest.raises(ValueError, match=field):
+            Bench(**{field: value})
