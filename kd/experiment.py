@@ -7,7 +7,6 @@ exported Fourier-SLM gray levels, figures and a short report are written atomica
 from __future__ import annotations
 
 import copy
-import dataclasses
 import datetime
 import io
 import json
@@ -28,7 +27,7 @@ from .data import DATASETS, load
 from .evaluate import classifier_accuracy, student_on_hardware
 from .hardware import Bench, fine_tune, student_gray
 from .models import READOUTS
-from .train import Settings, fit, load_checkpoint, predict, save_checkpoint
+from .train import Settings, fit, json_ready, load_checkpoint, predict, save_checkpoint
 
 MODELS = ("teacher", "baseline", "student_no_kd", "student", "student_hardware",
           "student_hardware_finetuned")
@@ -104,19 +103,8 @@ class Experiment:
                         seed=self.seed)
 
     def to_dict(self) -> dict:
-        values = dataclasses.asdict(self)
-        return {key: list(v) if isinstance(v, tuple) else v for key, v in values.items()}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "Experiment":
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown experiment settings {sorted(unknown)}")
-        values = {key: tuple(v) if isinstance(v, list) else v for key, v in values.items()}
-        if isinstance(values.get("bench"), dict):
-            values["bench"] = Bench(**values["bench"])
-        return cls(**values)
+        """JSON-ready settings (tuples as lists, the bench as a dict)."""
+        return json_ready(self)
 
 
 def _data(experiment: Experiment):

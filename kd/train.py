@@ -80,8 +80,7 @@ class Settings:
 
     def to_dict(self) -> dict:
         """JSON-ready settings (tuples as lists)."""
-        return {key: list(value) if isinstance(value, tuple) else value
-                for key, value in dataclasses.asdict(self).items()}
+        return json_ready(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> "Settings":
@@ -91,6 +90,12 @@ class Settings:
         if unknown:
             raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
         return cls(**{key: tuple(v) if isinstance(v, list) else v for key, v in values.items()})
+
+
+def json_ready(settings) -> dict:
+    """The fields of a settings dataclass as JSON-ready values (tuples as lists)."""
+    return {key: list(value) if isinstance(value, tuple) else value
+            for key, value in dataclasses.asdict(settings).items()}
 
 
 def build_model(settings: Settings, in_channels: int, classes: int) -> torch.nn.Module:
@@ -135,7 +140,8 @@ def load_checkpoint(path, settings: Settings | None = None) -> dict:
         raise ValueError(f"checkpoint {path} is not an opticsim kd checkpoint (it lacks "
                          f"{sorted(missing)})")
     if settings is not None and state["settings"] != settings.to_dict():
-        changed = sorted(k for k, v in settings.to_dict().items() if state["settings"].get(k) != v)
+        changed = sorted(key for key, value in settings.to_dict().items()
+                         if state["settings"].get(key) != value)
         raise ValueError(f"checkpoint {path} was written with other settings ({', '.join(changed)} "
                          "differ); use another folder or the same settings")
     return state

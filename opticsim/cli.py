@@ -63,11 +63,23 @@ def _command(argv) -> str:
     return "opticsim " + " ".join(argv)
 
 
+def _device(name: str) -> str:
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device must be a torch device such as cpu or cuda, got {name!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: no CUDA device is available here")
+    return name
+
+
 def _run_one(args, seed: int, folder: Path, argv) -> dict:
     from kd.experiment import run
 
     return run(_experiment(args, seed), folder, resume=args.resume, overwrite=args.overwrite,
-               progress=args.progress, device=args.device, command=_command(argv))
+               progress=args.progress, device=_device(args.device), command=_command(argv))
 
 
 def _print_scores(results: dict) -> None:
@@ -120,6 +132,8 @@ def _train(args, argv) -> int:
     from kd.figures import accuracy_bars
 
     folder = Path(args.out or datetime.datetime.now().strftime("runs/train-%Y%m%d-%H%M%S"))
+    _device(args.device)
+    _experiment(args, args.seeds[0])            # bad settings fail before any folder is made
     if not args.resume:
         prepare_folder(folder, args.overwrite)
     runs = {}
