@@ -38,8 +38,8 @@ class Experiment:
     """One comparison run. ``teacher_channels`` are the convolution widths of the teacher and
     the linear baseline, ``channels`` those of the student's spectral cascade (the last is the
     number of optical output channels); ``temperature``/``alpha`` the KD loss (Hinton's, tuned
-    on this set: T = 1, α = 0.5; T ≥ 2 lowered the student's accuracy in 8 epochs); ``bench`` the hardware;
-    ``finetune_images``/``finetune_epochs`` the hardware-aware fine-tuning, kept only when it
+    on this set: T = 1, α = 0.5; T ≥ 2 lowered the student's accuracy in 8 epochs);
+    ``bench`` the hardware; ``finetune_images``/``finetune_epochs`` the hardware-aware fine-tuning, kept only when it
     does better on the last ``validation_images`` of the training set (held out from all
     training); ``data_seed`` the embedded data set (fixed across training ``seed``s so runs
     are paired)."""
