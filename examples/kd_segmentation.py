@@ -45,7 +45,7 @@ DEFAULTS = {"epochs": 8, "train_size": 1536, "seed": 0, "temperature": 2.0, "alp
 def run_settings(epochs: int, seed: int, temperature: float, alpha: float) -> dict:
     """One :class:`Settings` per model; only ``student`` learns from the teacher."""
     common = {"epochs": epochs, "seed": seed, "temperature": temperature,
-              "batch_size": BATCH_SIZE, "lr": LEARNING_RATE}
+              "batch_size": BATCH_SIZE, "lr": LEARNING_RATE, "spectral_kernel_size": 3}
     return {"teacher": Settings(model="teacher", channels=TEACHER_CHANNELS, alpha=0.0, **common),
             "baseline": Settings(model="baseline", channels=STUDENT_CHANNELS, alpha=0.0,
                                  **common),
@@ -62,8 +62,9 @@ def build(settings: Settings) -> torch.nn.Module:
     if settings.model == "teacher":
         return SegTeacher(channels=settings.channels)
     if settings.model == "baseline":
-        return SegBaseline(channels=settings.channels, kernel_size=settings.kernel_size)
-    return SegStudent(channels=settings.channels, kernel_size=settings.kernel_size,
+        return SegBaseline(channels=settings.channels,
+                           kernel_size=settings.spectral_kernel_size)
+    return SegStudent(channels=settings.channels, kernel_size=settings.spectral_kernel_size,
                       readout=settings.readout)
 
 
