@@ -308,9 +308,10 @@ def report_markdown(results: dict) -> str:
     lines = [
         "# Knowledge distillation into an optical 4f student",
         "",
-        f"{data['dataset']}: {data['train']} training and {data['test']} test images of "
-        f"{'×'.join(map(str, data['image_shape']))}; convolution widths "
-        f"{e['channels']}, {e['epochs']} epochs, KD at T = {e['temperature']}, "
+        f"{data['dataset']}: {data['train']} training, {data['validation']} validation and "
+        f"{data['test']} test images of "
+        f"{'×'.join(map(str, data['image_shape']))}; teacher widths {e['teacher_channels']}, "
+        f"student widths {e['channels']}, {e['epochs']} epochs, KD at T = {e['temperature']}, "
         f"α = {e['alpha']}, seed {e['seed']}, {e['readout']} readout.",
         "",
         "| model | test accuracy | seconds |",
@@ -318,8 +319,8 @@ def report_markdown(results: dict) -> str:
         *rows,
         "",
         f"KD adds {gain_kd:+.3f} to the optical student trained on labels alone; the optical "
-        f"student is {gain_linear:+.3f} from the strictly linear CNN (the camera's square law "
-        "is a nonlinearity the linear CNN lacks).",
+        f"student scores {gain_linear:+.3f} against the strictly linear CNN (the camera's "
+        "square law is a nonlinearity the linear CNN lacks).",
         "",
         f"Hardware: {hardware['grid'][0]}² grid, Fourier SLM of {hardware['fourier_slm']['bits']} "
         f"bits and {hardware['fourier_slm']['crosstalk']} px fringing showing each channel's "
