@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .hardware import Bench, calibrate, classify_frames, engine_frames, expose
+from opticsim import FourF
+
+from .hardware import Calibration, classify_frames, engine_frames
 from .models import SCLCStudent
 from .train import predict
 
@@ -43,15 +45,11 @@ def classifier_accuracy(model: torch.nn.Module, images, labels, device="cpu") ->
     return accuracy(predict(model, images, device=device).numpy(), labels)
 
 
-def student_on_hardware(student: SCLCStudent, bench: Bench, calibration_images, images,
+def student_on_hardware(student: SCLCStudent, fourf: FourF, calibration: Calibration, images,
                         labels, *, seed: int = 0, progress: bool = False) -> dict:
-    """Accuracy of the optical ``student`` on ``bench``: exposure and camera gain set on
-    ``calibration_images`` (training images, as in the lab), then ``images`` through the
-    engine's :meth:`FourF.run` with the exported gray levels and camera noise from ``seed``.
-    Returns ``{"accuracy", "fourf", "calibration", "frames"}``."""
-    fourf = expose(bench, student, calibration_images)
-    calibration = calibrate(student, fourf, calibration_images)
+    """Accuracy of the optical ``student`` on the bench ``fourf`` exposed and calibrated for it
+    (:func:`kd.hardware.prepare`): ``images`` through the engine's :meth:`FourF.run` with the
+    exported gray levels and camera noise from ``seed``. Returns ``{"accuracy", "frames"}``."""
     frames = engine_frames(student, fourf, images, seed=seed, progress=progress)
     logits = classify_frames(student, frames, calibration)
-    return {"accuracy": accuracy(logits.numpy(), labels), "fourf": fourf,
-            "calibration": calibration, "frames": frames}
+    return {"accuracy": accuracy(logits.numpy(), labels), "frames": frames}

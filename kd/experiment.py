@@ -25,7 +25,7 @@ from opticsim.files import prepare_folder, write_atomic
 from . import figures
 from .data import DATASETS, load
 from .evaluate import classifier_accuracy, student_on_hardware
-from .hardware import Bench, fine_tune, student_gray
+from .hardware import Bench, fine_tune, prepare, student_gray
 from .models import READOUTS
 from .train import Settings, fit, json_ready, load_checkpoint, predict, save_checkpoint
 
@@ -169,15 +169,15 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
 
     student, bench = models["student"], experiment.bench
     calibration_images = train.images[:experiment.calibration_images]
+    setups = {"student": timed("bench", lambda: prepare(bench, student, calibration_images))}
     hardware = timed("student_hardware", lambda: student_on_hardware(
-        student, bench, calibration_images, test.images, test.labels, seed=experiment.seed,
+        student, *setups["student"], test.images, test.labels, seed=experiment.seed,
         progress=progress))
     scores["student_hardware"] = {"accuracy": hardware["accuracy"]}
     _say(progress, f"student_hardware: accuracy {hardware['accuracy']:.3f} "
                    f"({times['student_hardware']} s)")
 
     tuned_path = checkpoints / "student_hardware_finetuned.pt"
-    teacher_logits = predict(models["teacher"], train.images[:experiment.finetune_images])
 
     def tune():
         if resume and tuned_path.exists():
@@ -185,12 +185,12 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
             tuned = copy.deepcopy(student)
             tuned.load_state_dict(state["model"])
             return tuned.eval(), state["history"]["loss"]
+        count = experiment.finetune_images
         tuned, losses = fine_tune(
-            student, hardware["fourf"], hardware["calibration"],
-            train.images[:experiment.finetune_images], train.labels[:experiment.finetune_images],
-            teacher_logits=teacher_logits, temperature=experiment.temperature,
-            alpha=experiment.alpha, epochs=experiment.finetune_epochs, seed=experiment.seed,
-            progress=progress)
+            student, *setups["student"], train.images[:count], train.labels[:count],
+            teacher_logits=predict(models["teacher"], train.images[:count]),
+            temperature=experiment.temperature, alpha=experiment.alpha,
+            epochs=experiment.finetune_epochs, seed=experiment.seed, progress=progress)
         save_checkpoint(tuned_path, {
             "settings": experiment.settings("student").to_dict(),
             "epoch": experiment.finetune_epochs, "model": tuned.state_dict(),
@@ -198,20 +198,23 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
         return tuned, losses
 
     tuned, tune_losses = timed("finetune", tune)
+    setups["finetuned"] = prepare(bench, tuned, calibration_images)
     validated = timed("validation", lambda: {
-        name: student_on_hardware(model, bench, calibration_images, validation.images,
-                                  validation.labels, seed=experiment.seed)["accuracy"]
+        name: student_on_hardware(model, *setups[name], validation.images, validation.labels,
+                                  seed=experiment.seed)["accuracy"]
         for name, model in (("student", student), ("finetuned", tuned))})
     kept = validated["finetuned"] >= validated["student"]
-    tuned = tuned if kept else student
-    tuned_hardware = timed("student_hardware_finetuned", lambda: student_on_hardware(
-        tuned, bench, calibration_images, test.images, test.labels, seed=experiment.seed,
-        progress=progress)) if kept else hardware
+    if kept:
+        tuned_hardware = timed("student_hardware_finetuned", lambda: student_on_hardware(
+            tuned, *setups["finetuned"], test.images, test.labels, seed=experiment.seed,
+            progress=progress))
+    else:
+        tuned, tuned_hardware, setups["finetuned"] = student, hardware, setups["student"]
     scores["student_hardware_finetuned"] = {"accuracy": tuned_hardware["accuracy"]}
     _say(progress, f"student_hardware_finetuned: accuracy {tuned_hardware['accuracy']:.3f}")
 
-    files = _write_outputs(folder, experiment, models, tuned, hardware, tuned_hardware, test,
-                           scores, histories)
+    files = _write_outputs(folder, experiment, models, tuned, setups, hardware, tuned_hardware,
+                           test, scores, histories)
     results = {
         "command": command,
         "opticsim_version": __version__,
@@ -221,7 +224,7 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
                  "test": len(test),
                  "image_shape": list(train.images.shape[1:]), "classes": list(train.classes)},
         **scores,
-        "hardware": _hardware_summary(hardware["fourf"], tuned_hardware["fourf"]),
+        "hardware": _hardware_summary(setups["student"][0], setups["finetuned"][0]),
         "finetune": {"loss": tune_losses, "validation_accuracy": validated, "kept": kept},
         "histories": histories,
         "stage_seconds": times,
@@ -259,13 +262,13 @@ def _npz_bytes(**arrays) -> bytes:
     return buffer.getvalue()
 
 
-def _write_outputs(folder: Path, experiment, models, tuned, hardware, tuned_hardware, test,
-                   scores, histories) -> dict:
+def _write_outputs(folder: Path, experiment, models, tuned, setups, hardware, tuned_hardware,
+                   test, scores, histories) -> dict:
     """Gray levels and figures; returns their file names."""
-    student, fourf = models["student"], tuned_hardware["fourf"]
+    student, fourf = models["student"], setups["finetuned"][0]
     cascade = student.cascade
     layout = fourf.layout(1, cascade.out_channels, test.images.shape[-2:], cascade.kernel_shape)
-    gray = {"student": student_gray(student, hardware["fourf"], layout),
+    gray = {"student": student_gray(student, setups["student"][0], layout),
             "student_finetuned": student_gray(tuned, fourf, layout)}
     write_atomic(folder / "slm_gray.npz", _npz_bytes(**gray))
     with torch.no_grad():
@@ -283,7 +286,8 @@ def _write_outputs(folder: Path, experiment, models, tuned, hardware, tuned_hard
             scores, title=f"{test.name}: test accuracy (seed {experiment.seed})"),
         "masks.png": figures.mask_panels(displays / np.abs(displays).max(), shown),
         "psf.png": figures.frame_panels({
-            "camera frame of a point source (DN, log), fine-tuned student, channels 0-3":
+            "camera frame of a point source (DN, log), the student as finally shown, "
+            "channels 0-3":
                 np.log10(1 + np.abs(psf.astype(np.float64)))}),
         "frames.png": figures.frame_panels({
             "test image": test.images[:4, 0], "ideal |u*h|², channel 0": ideal[:, 0],

@@ -199,6 +199,13 @@ def calibrate(student: SCLCStudent, fourf: FourF, images) -> Calibration:
     return Calibration.fit(frames.numpy(), signal.numpy())
 
 
+def prepare(bench: Bench, student: SCLCStudent, calibration_images) -> tuple[FourF, Calibration]:
+    """The bench's 4f exposed for ``student`` (:func:`expose`) and its camera calibrated
+    (:func:`calibrate`) on ``calibration_images`` (training images, as in the lab)."""
+    fourf = expose(bench, student, calibration_images)
+    return fourf, calibrate(student, fourf, calibration_images)
+
+
 def classify_frames(student: SCLCStudent, frames, calibration: Calibration,
                     batch_size: int = 256) -> torch.Tensor:
     """Logits of the student's back end for camera ``frames`` ``(N, C, h, w)``."""

@@ -158,7 +158,7 @@ def _train(args, argv) -> int:
 def _eval(args, argv) -> int:
     from kd.data import load
     from kd.evaluate import classifier_accuracy, student_on_hardware
-    from kd.hardware import Bench
+    from kd.hardware import Bench, prepare
     from kd.models import SCLCStudent
     from kd.train import restore
 
@@ -173,8 +173,8 @@ def _eval(args, argv) -> int:
                      size=args.image_size)
         bench = Bench(laser=args.laser, fourier_slm=args.fourier_slm, camera=args.camera,
                       exposure=args.exposure, input_bits=args.input_bits)
-        hardware = student_on_hardware(model, bench, train.images[:args.calibration_images],
-                                       test.images, test.labels, seed=args.seed,
+        setup = prepare(bench, model, train.images[:args.calibration_images])
+        hardware = student_on_hardware(model, *setup, test.images, test.labels, seed=args.seed,
                                        progress=args.progress)
         result["hardware_accuracy"] = hardware["accuracy"]
         result["bench"] = bench.to_dict()
