@@ -1,14 +1,21 @@
 """Scores: classification accuracy, segmentation mIoU and Dice, and the optical student on a
-hardware bench through the NumPy engine (exported gray levels, camera noise, ADC)."""
+hardware bench through the NumPy engine (exported gray levels, camera noise, ADC), also as a
+metric of hardware sweeps (:class:`HardwareAccuracy`, :mod:`opticsim.sweep`)."""
 
 from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 from opticsim import FourF
+from opticsim.sweep import describe
 
-from .hardware import Calibration, classify_frames, engine_frames
+from .hardware import Calibration, calibrate, classify_frames, engine_frames
 from .models import SCLCStudent
 from .train import predict
 
@@ -53,3 +60,34 @@ def student_on_hardware(student: SCLCStudent, fourf: FourF, calibration: Calibra
     frames = engine_frames(student, fourf, images, seed=seed, progress=progress)
     logits = classify_frames(student, frames, calibration)
     return {"accuracy": accuracy(logits.numpy(), labels), "frames": frames}
+
+
+@dataclass(frozen=True, eq=False)
+class HardwareAccuracy:
+    """A sweep metric (:mod:`opticsim.sweep`): the test accuracy of an optical ``student`` on
+    each swept bench. At every point the camera is recalibrated for the student on
+    ``calibration_images`` (:func:`kd.hardware.calibrate`, as a lab does after changing a
+    component); then ``images`` ``(N, 1, H, W)`` with ``labels`` ``(N,)`` are classified from
+    the engine's frames, once per noise seed (:func:`student_on_hardware`)."""
+
+    student: SCLCStudent
+    images: np.ndarray
+    labels: np.ndarray
+    calibration_images: np.ndarray
+    names: ClassVar[tuple[str, ...]] = ("accuracy",)
+
+    def describe(self) -> dict:
+        weights = hashlib.sha256()
+        for name, tensor in sorted(self.student.state_dict().items()):
+            weights.update(name.encode())
+            weights.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return {"metric": "HardwareAccuracy", "student": weights.hexdigest(),
+                "images": describe(np.asarray(self.images)),
+                "labels": describe(np.asarray(self.labels)),
+                "calibration_images": describe(np.asarray(self.calibration_images))}
+
+    def evaluate(self, fourf: FourF, seeds: Sequence[int]) -> list[dict[str, float]]:
+        calibration = calibrate(self.student, fourf, self.calibration_images)
+        return [{"accuracy": student_on_hardware(self.student, fourf, calibration, self.images,
+                                                 self.labels, seed=seed)["accuracy"]}
+                for seed in seeds]

@@ -23,7 +23,6 @@ from scipy.fft import next_fast_len
 from tqdm import tqdm
 
 from opticsim import SLM, FourF, Lens, checks, presets
-from opticsim.camera import photon_energy
 from opticsim.torch import Optical4fConv, double_phase, masks_from_kernels
 
 from .losses import kd_loss
@@ -122,22 +121,13 @@ def optical_layer(student: SCLCStudent, fourf: FourF, image_shape, hardware: boo
 
 def expose(bench: Bench, student: SCLCStudent, images) -> FourF:
     """The bench's 4f with the laser attenuated so that the brightest pixel of ``images``
-    ``(B, 1, H, W)`` collects ``bench.fill`` of the full well in ``bench.exposure`` (noise-free
-    irradiance of the quantised displays, each ± capture apart)."""
+    ``(B, 1, H, W)`` collects ``bench.fill`` of the full well in ``bench.exposure``
+    (:meth:`FourF.exposed` with the student's quantised displays)."""
     image_shape, kernel_shape = images.shape[-2:], student.cascade.kernel_shape
     fourf = bench.fourf(image_shape, kernel_shape, student.readout)
-    gray = student_gray(student, fourf, fourf.layout(1, student.cascade.out_channels,
-                                                     image_shape, kernel_shape))
-    gray = gray.reshape((-1,) + gray.shape[-2:])            # every capture its own frame
-    bare = dataclasses.replace(fourf, camera=None, readout="intensity")
-    layout = bare.layout(1, len(gray), image_shape, kernel_shape)
-    irradiance = max(float(bare.run(chunk, gray=gray, layout=layout).max())
-                     for chunk in np.array_split(np.asarray(images), -(-len(images) // 64)))
-    camera = fourf.camera
-    electrons = (irradiance * camera.pitch[0] * camera.pitch[1] * camera.fill_factor
-                 * camera.qe * camera.exposure / photon_energy(fourf.wavelength))
-    power = fourf.laser.power * bench.fill * camera.full_well / max(electrons, 1e-300)
-    return bench.fourf(image_shape, kernel_shape, student.readout, power=power)
+    layout = fourf.layout(1, student.cascade.out_channels, image_shape, kernel_shape)
+    return fourf.exposed(images, gray=student_gray(student, fourf, layout), layout=layout,
+                         fill=bench.fill)
 
 
 # --- frames, calibration, evaluation ----------------------------------------------------------

@@ -8,6 +8,8 @@
 - ``opticsim train``: the same comparison with every knob exposed, over several ``--seeds``,
   summarised as mean ± std.
 - ``opticsim eval``: one checkpoint's test accuracy, and a student's on the hardware bench.
+- ``opticsim sweep``: a kernel's convolution error, or a student's accuracy, over a grid of
+  the bench's element fields, on local processes or a Dask cluster (:mod:`opticsim.sweep`).
 
 Every user error is one line ``opticsim <command>: error: …`` and a non-zero exit code.
 """
@@ -188,6 +190,71 @@ def _eval(args, argv) -> int:
     return 0
 
 
+def _parameter(text: str) -> tuple[str, list]:
+    """``FIELD=V1,V2,…`` → ``(FIELD, [values])``, each value an int, a float or a word."""
+    name, sep, values = text.partition("=")
+    if not sep or not name.strip() or not values.strip():
+        raise argparse.ArgumentTypeError(f"expected FIELD=V1,V2,… (e.g. fourier_slm.bits=2,4,8),"
+                                         f" got {text!r}")
+
+    def number(word: str):
+        for kind in (int, float):
+            try:
+                return kind(word)
+            except ValueError:
+                pass
+        return word
+
+    return name.strip(), [number(word.strip()) for word in values.split(",") if word.strip()]
+
+
+def _sweep(args, argv) -> int:
+    from kd.data import load
+    from kd.hardware import Bench, expose
+
+    from .sweep import KernelError, run, run_options
+
+    if not args.param:
+        raise ValueError("give at least one --param FIELD=V1,V2,… to sweep")
+    parameters = dict(args.param)
+    if len(parameters) != len(args.param):
+        raise ValueError("each --param field may be given once")
+    bench = Bench(laser=args.laser, fourier_slm=args.fourier_slm, camera=args.camera,
+                  exposure=args.exposure, input_bits=args.input_bits)
+    test = load(args.dataset, "test", seed=args.data_seed, root=args.data_root,
+                size=args.image_size)
+    count = args.images or (len(test) if args.checkpoint is not None else 16)
+    if count < 1:
+        raise ValueError(f"--images must be >= 1, got {count}")
+    images = test.images[:count]
+    if args.checkpoint is not None:
+        from kd.evaluate import HardwareAccuracy
+        from kd.models import SCLCStudent
+        from kd.train import restore
+
+        student, _ = restore(args.checkpoint, test.images.shape[1], len(test.classes))
+        if not isinstance(student, SCLCStudent):
+            raise ValueError(f"{args.checkpoint} is not an optical student's checkpoint; a "
+                             f"sweep scores a student on the bench")
+        train = load(args.dataset, "train", seed=args.data_seed, root=args.data_root,
+                     size=args.image_size)
+        calibration = train.images[:args.calibration_images]
+        metric = HardwareAccuracy(student, images, test.labels[:count], calibration)
+        base = expose(bench, student, calibration)
+    else:
+        kernel = np.random.default_rng(args.kernel_seed).standard_normal((args.kernel_size,) * 2)
+        metric = KernelError(kernel, images[:, 0])
+        base = metric.expose(bench.fourf(images.shape[-2:], kernel.shape), bench.fill)
+    folder = Path(args.out or datetime.datetime.now().strftime("runs/sweep-%Y%m%d-%H%M%S"))
+    records = run(metric, base, parameters, mode=args.mode,
+                  **{**run_options(args), "out": folder})
+    for name in metric.names:
+        values = [r[name] for r in records]
+        print(f"{name}: {min(values):.4g} … {max(values):.4g} over {len(records)} rows")
+    print(f"wrote {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))})")
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -275,6 +342,8 @@ def _experiment_options(parser: argparse.ArgumentParser, seeds: bool) -> None:
 
 def parser() -> argparse.ArgumentParser:
     """The ``opticsim`` argument parser, one subcommand per job."""
+    from .sweep import add_run_options
+
     root = argparse.ArgumentParser(prog="opticsim", description=__doc__.split("\n")[0])
     root.add_argument("--version", action="version", version=f"opticsim {__version__}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -307,6 +376,33 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--overwrite", action="store_true")
     _common(evaluate)
     evaluate.set_defaults(handler=_eval)
+    sweep = commands.add_parser(
+        "sweep", help="a kernel's 4f error or a student's accuracy over a grid of hardware "
+        "fields, on local processes or a Dask cluster",
+        description="Evaluate a metric over a grid of the bench's element fields "
+        "(--param fourier_slm.bits=2,4,8 --param camera.read_noise=1,4,16; a Zernike term as "
+        "lens1.zernike.4), repeated over noise seeds derived from each point: the relative "
+        "error of a random kernel's convolution through the bench, or with --checkpoint a "
+        "trained optical student's test accuracy. Writes sweep.csv (after each point; "
+        "sweep.parquet too with pyarrow), sweep.json and a plot per field into --out; "
+        "--resume continues an interrupted sweep.")
+    sweep.add_argument("--param", action="append", type=_parameter, metavar="FIELD=V1,V2,…",
+                       help="a field and its values (repeat for several fields)")
+    sweep.add_argument("--one-at-a-time", dest="mode", action="store_const",
+                       const="one-at-a-time", default="grid",
+                       help="move each field alone from the bench (default: the full grid)")
+    sweep.add_argument("--checkpoint", type=Path,
+                       help="an optical student's checkpoint: sweep its test accuracy")
+    sweep.add_argument("--kernel-size", type=int, default=9,
+                       help="size of the random kernel of the error metric (default 9)")
+    sweep.add_argument("--kernel-seed", type=int, default=7)
+    sweep.add_argument("--images", type=int,
+                       help="test images per point (default 16 for the kernel error, the whole "
+                       "test set for a student)")
+    _data_options(sweep)
+    _bench_options(sweep)
+    add_run_options(sweep)
+    sweep.set_defaults(handler=_sweep)
     return root
 
 

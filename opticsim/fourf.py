@@ -13,13 +13,14 @@ camera and the readout scheme (:mod:`opticsim.readout`).
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import KW_ONLY, dataclass
 from functools import partial
 
 import numpy as np
 
 from . import _kernels, checks, fft, readout
-from .camera import Camera
+from .camera import Camera, photon_energy
 from .field import Field
 from .grid import embed_centred, focal_pitch, invert, place_centred
 from .laser import Laser
@@ -535,3 +536,39 @@ class FourF:
         """Output frames with the 4f inversion undone (x → −x, y → −y)."""
         return invert(np.asarray(frames))
 
+
+    # --- exposure -------------------------------------------------------------------------
+
+    def exposed(self, images, mask=None, *, gray=None, layout=None, fill: float = 0.8,
+                batch_size: int = 64) -> "FourF":
+        """This system with the laser power set as a lab sets it (attenuator or ND filter): the
+        brightest camera pixel of ``images`` through the displays (``mask`` or ``gray``, as
+        :meth:`run` takes them; each ± capture of a differential pair apart) collects ``fill``
+        of the camera's full well in its exposure, noise-free.
+
+        Electrons scale with power: ``e = I·A·FF·QE·t/(hc/λ)`` for the peak irradiance ``I``
+        (W/m²) on a pixel of area ``A`` and fill factor ``FF``, so ``P' = P·fill·FWC/e``.
+        """
+        if self.camera is None:
+            raise ValueError("exposed needs a camera, whose full well sets the exposure")
+        fill = checks.in_range("fill", fill, 0.0, 1.0, low_open=True)
+        batch_size = checks.integer("batch_size", batch_size, 1)
+        displays = np.asarray(mask if gray is None else gray)
+        halves = ([displays[..., k, :, :] for k in (0, 1)] if self.readout == "differential"
+                  else [displays])
+        images = np.asarray(images)
+        images = images[None] if images.ndim == 2 else images
+        bare = dataclasses.replace(self, camera=None, readout="intensity")
+        peak = 0.0
+        for half in halves:
+            source = {"mask": half} if gray is None else {"gray": half}
+            for start in range(0, len(images), batch_size):
+                frames = bare.run(images[start:start + batch_size], layout=layout, **source)
+                peak = max(peak, float(frames.max()))
+        camera = self.camera
+        electrons = (peak * camera.pitch[0] * camera.pitch[1] * camera.fill_factor * camera.qe
+                     * camera.exposure / photon_energy(self.wavelength))
+        if electrons <= 0:
+            raise ValueError("the images give no light on the camera through these displays")
+        power = self.laser.power * fill * camera.full_well / electrons
+        return dataclasses.replace(self, laser=dataclasses.replace(self.laser, power=power))

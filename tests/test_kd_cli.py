@@ -1,6 +1,7 @@
 """``opticsim demo / train / eval`` end to end on a tiny setting: every file promised, the six
 scores, mean ± std over seeds, resume without retraining, one-line errors that lose nothing."""
 
+import csv
 import json
 
 import numpy as np
@@ -104,3 +105,26 @@ def test_user_errors_are_one_line_and_lose_nothing(train_run, tmp_path, capsys):
     assert "alpha" in errors[4] and "a-file" in errors[5]
     assert (folder / "summary.json").read_bytes() == before and file.read_text() == "keep"
     assert main(["demo", "--channels", "two"]) == 2
+
+
+def test_sweep_scores_a_student_on_the_bench_as_eval_does(train_run, tmp_path):
+    from kd.data import load
+    from kd.evaluate import student_on_hardware
+    from kd.hardware import Bench, prepare
+    from kd.train import restore
+
+    checkpoint = train_run[1] / "seed-0" / "checkpoints" / "student.pt"
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--checkpoint", str(checkpoint), "--param", "fourier_slm.bits=1,8",
+                 "--repeats", "1", "--images", "32", "--calibration-images", "8",
+                 "--workers", "0", "--out", str(out), "--no-progress"]) == 0
+    with open(out / "sweep.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [row["fourier_slm.bits"] for row in rows] == ["1", "8"]
+    test, train = load("cluttered", "test"), load("cluttered", "train")
+    student, _ = restore(checkpoint, 1, len(test.classes))
+    fourf, calibration = prepare(Bench(), student, train.images[:8])    # 8 bits: the preset
+    expected = student_on_hardware(student, fourf, calibration, test.images[:32],
+                                   test.labels[:32], seed=int(rows[1]["seed"]))["accuracy"]
+    assert float(rows[1]["accuracy"]) == expected
+    assert (out / "fourier_slm.bits.png").exists()

@@ -1,0 +1,623 @@
+"""Hardware sweeps: a metric of a 4f system over a grid of its elements' fields.
+
+A sweep sets fields of the elements of a base :class:`~opticsim.FourF` — ``"fourier_slm.bits"``,
+``"camera.read_noise"``, ``"laser.power"``, ``"lens2.diameter"``, a Zernike term as
+``"lens1.zernike.4"`` (Noll index, waves RMS), or a field of the system itself such as
+``"readout"`` — and evaluates a metric at each point, repeated over camera-noise seeds. The
+points are the full grid of the values given (``mode="grid"``) or each parameter moved alone
+from the base system (``mode="one-at-a-time"``).
+
+Each point runs as one task on an executor: local processes by default, or a Dask cluster
+through ``dask.distributed``'s ``concurrent.futures`` interface (``scheduler=ADDRESS``) — the
+same code path. A point's seeds come from the point (its fields and values) and the sweep's
+``seed``, never from the worker, so a table does not depend on where its points ran. The table
+is rewritten atomically after each point; an interrupted sweep resumes from the points already
+written.
+
+Metrics: :class:`KernelError` (the convolution error of a kernel through the system) here, and
+``kd.evaluate.HardwareAccuracy`` (a trained student's accuracy) for kd/ students.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import csv
+import dataclasses
+import hashlib
+import io
+import itertools
+import json
+import multiprocessing
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+import cloudpickle
+import numpy as np
+import scipy.signal
+from tqdm import tqdm
+
+from . import __version__, checks, readout
+from .files import write_atomic
+from .fourf import FourF
+from .slm import double_phase
+
+ELEMENTS = ("laser", "lens1", "lens2", "input_slm", "fourier_slm", "camera")
+MODES = ("grid", "one-at-a-time")
+TABLE, SPEC, PARQUET = "sweep.csv", "sweep.json", "sweep.parquet"
+
+
+class Metric(Protocol):
+    """What a sweep evaluates: ``names`` of the values it returns, ``evaluate(fourf, seeds)``
+    giving one ``{name: value}`` per seed, and ``describe()``, a JSON dict that identifies it
+    (a resumed sweep must have the same)."""
+
+    names: tuple[str, ...]
+
+    def evaluate(self, fourf: FourF, seeds: Sequence[int]) -> list[dict[str, float]]: ...
+
+    def describe(self) -> dict: ...
+
+
+# --- the points ------------------------------------------------------------------------------
+
+def _split(name: str) -> tuple[str, str, int | None]:
+    """``"camera.read_noise"`` → ``("camera", "read_noise", None)``; ``"lens1.zernike.4"`` →
+    ``("lens1", "zernike", 4)``; ``"readout"`` → ``("", "readout", None)``."""
+    if not isinstance(name, str):
+        raise ValueError(f"sweep field names are strings such as 'camera.read_noise', "
+                         f"got {name!r}")
+    parts = name.split(".")
+    if len(parts) == 1:
+        return "", parts[0], None
+    if len(parts) == 3 and parts[0] in ("lens1", "lens2") and parts[1] == "zernike":
+        try:
+            return parts[0], parts[1], int(parts[2])
+        except ValueError:
+            pass
+    if len(parts) != 2:
+        raise ValueError(f"unknown sweep field {name!r}: use 'element.field' with element one "
+                         f"of {ELEMENTS}, 'lens1.zernike.J' for Noll term J, or a FourF field")
+    return parts[0], parts[1], None
+
+
+def _fields(obj) -> list[str]:
+    return [f.name for f in dataclasses.fields(obj) if f.init and f.name != "_"]
+
+
+def check_field(base: FourF, name: str) -> None:
+    """Raise ``ValueError`` unless ``name`` is a field a sweep can set on ``base``."""
+    element, field, _ = _split(name)
+    if element == "":
+        allowed = [f for f in _fields(base) if f not in ELEMENTS + ("shape", "pitch")]
+        if field not in allowed:
+            raise ValueError(f"unknown sweep field {name!r}: the system's own fields are "
+                             f"{allowed}, element fields are 'element.field' with element one "
+                             f"of {ELEMENTS}")
+        return
+    if element not in ELEMENTS:
+        raise ValueError(f"unknown sweep field {name!r}: {element!r} is not an element of the "
+                         f"system; elements are {ELEMENTS}")
+    part = getattr(base, element)
+    if part is None:
+        raise ValueError(f"sweep field {name!r}: the base system has no {element}")
+    if field not in _fields(part):
+        raise ValueError(f"unknown sweep field {name!r}: fields of {element} "
+                         f"({type(part).__name__}) are {_fields(part)}")
+
+
+def value_of(fourf: FourF, name: str):
+    """The value of sweep field ``name`` in ``fourf`` (a missing Zernike term is 0)."""
+    element, field, noll = _split(name)
+    value = getattr(fourf if element == "" else getattr(fourf, element), field)
+    return float(value.get(noll, 0.0)) if noll is not None else value
+
+
+def apply(base: FourF, point: Mapping[str, object]) -> FourF:
+    """``base`` with each field of ``point`` (``{name: value}``) set; every changed element is
+    rebuilt, so its constructor validates the value (the error is prefixed with the name)."""
+    changes: dict[str, dict] = {}
+    for name, value in point.items():
+        check_field(base, name)
+        element, field, noll = _split(name)
+        if noll is not None:
+            terms = changes.setdefault(element, {}).setdefault(
+                "zernike", dict(getattr(base, element).zernike))
+            terms[noll] = value
+        else:
+            changes.setdefault(element, {})[field] = value
+    try:
+        elements = {element: dataclasses.replace(getattr(base, element), **fields)
+                    for element, fields in changes.items() if element != ""}
+        return dataclasses.replace(base, **elements, **changes.get("", {}))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"sweep point {_plain(point)}: {error}") from None
+
+
+def points(base: FourF, parameters: Mapping[str, Sequence], mode: str = "grid") -> list[dict]:
+    """The sweep's points, each ``{name: value}`` for every parameter: the full grid of
+    ``parameters`` (``{name: values}``), or (``"one-at-a-time"``) each parameter through its
+    values with the others at the base system's."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if not parameters:
+        raise ValueError("parameters must name at least one field to sweep")
+    for name, values in parameters.items():
+        check_field(base, name)
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ValueError(f"parameters[{name!r}] must be a non-empty list of values, "
+                             f"got {values!r}")
+    names = list(parameters)
+    if mode == "grid":
+        return [dict(zip(names, combination))
+                for combination in itertools.product(*(parameters[n] for n in names))]
+    base_values = {name: value_of(base, name) for name in names}
+    return [{**base_values, name: value} for name in names for value in parameters[name]]
+
+
+def _plain(value):
+    """A JSON-ready copy of a sweep value (numpy scalars to Python numbers)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def point_seeds(point: Mapping[str, object], repeats: int, seed: int = 0) -> list[int]:
+    """Camera-noise seeds of ``point``'s ``repeats``: drawn from a ``SeedSequence`` of the
+    sweep's ``seed`` and a digest of the point's fields and values, so that the same point
+    gets the same seeds on any worker, in any order, in any sweep that contains it."""
+    def canonical(value):          # 2 and 2.0 are the same setting
+        value = _plain(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, dict):
+            return {k: canonical(v) for k, v in value.items()}
+        return [canonical(v) for v in value] if isinstance(value, list) else value
+
+    text = json.dumps(canonical(dict(point)), sort_keys=True)
+    digest = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    sequence = np.random.SeedSequence(entropy=(int(seed), digest))
+    return [int(s) for s in sequence.generate_state(repeats, np.uint64)]
+
+
+def describe(obj) -> object:
+    """A JSON description of an element or system: its constructor fields, arrays by digest."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {"type": type(obj).__name__,
+                **{name: describe(getattr(obj, name)) for name in _fields(obj)}}
+    if isinstance(obj, np.ndarray):
+        return {"shape": list(obj.shape), "dtype": str(obj.dtype),
+                "sha256": hashlib.sha256(np.ascontiguousarray(obj).tobytes()).hexdigest()}
+    if isinstance(obj, Mapping):
+        return {str(k): describe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [describe(v) for v in obj]
+    if isinstance(obj, np.dtype):
+        return str(obj)
+    if callable(obj):
+        return getattr(obj, "__qualname__", repr(obj))
+    return _plain(obj)
+
+
+# --- the kernel-error metric -----------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class KernelError:
+    """Relative RMS error of the system's frames against the ideal convolution of ``images``
+    ``(B, H, W)`` (amplitudes) with ``kernel`` ``(K_y, K_x)`` (grid samples):
+
+    ``e = ‖s·F − I‖ / ‖I‖``, ``F`` the frames (less the camera's black level), ``s`` the
+    least-squares scale (so laser power and gain drop out, their noise does not), ``I`` the
+    ideal readout: ``|x∗h|²`` (intensity), ``x∗h`` (field) or ``|x∗h⁺|² − |x∗h⁻|²``
+    (differential), with ``∗`` the full linear convolution (``scipy.signal.fftconvolve``).
+
+    The masks (:meth:`FourF.masks_from_kernels`) are scaled to peak modulus 1 and shown as the
+    Fourier SLM can: a phase-only panel by double-phase encoding
+    (:func:`opticsim.slm.double_phase`, whose error light lands half a replica period away),
+    an amplitude or binary panel by the mask's modulus (exact for kernels with non-negative
+    spectra, such as autocorrelations), an ideal Fourier plane as they are.
+    """
+
+    kernel: np.ndarray
+    images: np.ndarray
+    names: ClassVar[tuple[str, ...]] = ("error",)
+
+    def __post_init__(self):
+        kernel, images = np.asarray(self.kernel), np.asarray(self.images)
+        if kernel.ndim != 2 or not kernel.size or not np.isfinite(kernel).all():
+            raise ValueError(f"kernel must be a finite (K_y, K_x) array, got shape {kernel.shape}")
+        if images.ndim == 2:
+            images = images[None]
+        if images.ndim != 3 or not images.size or not np.isfinite(images).all():
+            raise ValueError(f"images must be finite (B, H, W) amplitudes, got shape "
+                             f"{images.shape}")
+        object.__setattr__(self, "kernel", kernel)
+        object.__setattr__(self, "images", images)
+
+    def describe(self) -> dict:
+        return {"metric": "KernelError", "kernel": describe(self.kernel),
+                "images": describe(self.images)}
+
+    def ideal(self, readout_scheme: str) -> np.ndarray:
+        """The ideal readout ``(B, H + K_y − 1, W + K_x − 1)``."""
+        def convolve(kernel):
+            return np.stack([scipy.signal.fftconvolve(x, kernel) for x in self.images])
+        if readout_scheme == "field":
+            return convolve(self.kernel)
+        if readout_scheme == "differential":
+            plus, minus = readout.split_signed(self.kernel)
+            return np.abs(convolve(plus)) ** 2 - np.abs(convolve(minus)) ** 2
+        return np.abs(convolve(self.kernel)) ** 2
+
+    def displays(self, fourf: FourF, layout) -> dict:
+        """``{"mask": …}`` or ``{"gray": …}`` for :meth:`FourF.run`: the kernel's masks on
+        ``fourf`` as its Fourier SLM shows them."""
+        masks = fourf.masks_from_kernels(self.kernel[None, None], layout)
+        slm = fourf.fourier_slm
+        if slm is None:
+            return {"mask": masks}
+        masks = masks / max(float(np.abs(masks).max()), 1e-300)
+        values = double_phase(masks) if slm.mode == "phase" else np.abs(masks)
+        return {"gray": slm.to_gray(values, fourf.wavelength)}
+
+    def expose(self, fourf: FourF, fill: float = 0.8) -> FourF:
+        """``fourf`` with the laser set so that the brightest pixel of these images through
+        the kernel's displays collects ``fill`` of the full well (:meth:`FourF.exposed`)."""
+        layout = fourf.layout(1, 1, self.images.shape[-2:], self.kernel.shape)
+        return fourf.exposed(self.images[:, None], layout=layout, fill=fill,
+                             **self.displays(fourf, layout))
+
+    def evaluate(self, fourf: FourF, seeds: Sequence[int]) -> list[dict[str, float]]:
+        layout = fourf.layout(1, 1, self.images.shape[-2:], self.kernel.shape)
+        displays = self.displays(fourf, layout)
+        ideal = self.ideal(fourf.readout)
+        ideal_power = np.sum(np.abs(ideal) ** 2)
+        results = []
+        for seed in seeds:
+            frames = fourf.run(self.images[:, None], layout=layout, rng=seed, **displays)[:, 0]
+            frames = frames.astype(np.complex128 if np.iscomplexobj(frames) else np.float64)
+            if fourf.camera is not None and fourf.readout != "differential":
+                frames = frames - fourf.camera.offset
+            # numpy's pairwise sums, not BLAS: the same digits on any thread count
+            power = np.sum(np.abs(frames) ** 2)
+            scale = np.sum(np.conj(frames) * ideal) / power if power > 0 else 0.0
+            error = np.sqrt(np.sum(np.abs(scale * frames - ideal) ** 2) / ideal_power)
+            results.append({"error": float(error)})
+        return results
+
+
+# --- running ---------------------------------------------------------------------------------
+
+def _evaluate_point(payload: bytes, point: dict, seeds: list[int]) -> list[dict[str, float]]:
+    """One task: the metric at one point (runs on a worker)."""
+    metric, base = cloudpickle.loads(payload)
+    values = metric.evaluate(apply(base, point), seeds)
+    if len(values) != len(seeds):
+        raise ValueError(f"metric returned {len(values)} results for {len(seeds)} seeds")
+    return [{name: float(value[name]) for name in metric.names} for value in values]
+
+
+def _cell(value) -> str:
+    value = _plain(value)
+    if isinstance(value, float):
+        return repr(value)
+    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+
+
+def _csv(header: list[str], rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+@dataclass
+class _Table:
+    """The sweep's rows as text, by point index, written atomically after each point."""
+
+    folder: Path | None
+    names: list[str]
+    metric_names: tuple[str, ...]
+    points: list[dict]
+    seeds: list[list[int]]
+    done: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def header(self) -> list[str]:
+        return ["point", *self.names, "repeat", "seed", *self.metric_names]
+
+    def rows_of(self, index: int, values: list[dict]) -> list[list[str]]:
+        point = self.points[index]
+        return [[str(index), *(_cell(point[n]) for n in self.names), str(repeat),
+                 str(self.seeds[index][repeat]), *(_cell(v[m]) for m in self.metric_names)]
+                for repeat, v in enumerate(values)]
+
+    def add(self, index: int, values: list[dict]) -> None:
+        self.done[index] = self.rows_of(index, values)
+        if self.folder is not None:
+            write_atomic(self.folder / TABLE, self.text())
+
+    def text(self) -> bytes:
+        return _csv(self.header, [row for index in sorted(self.done) for row in self.done[index]])
+
+    def load(self, path: Path) -> None:
+        """Take the complete points of an earlier run's table, checking each row against this
+        sweep's points and seeds."""
+        try:
+            with open(path, newline="") as stream:
+                lines = list(csv.reader(stream))
+        except OSError as error:
+            raise ValueError(f"cannot read the sweep table {path}: {error}") from None
+        if not lines or lines[0] != self.header:
+            raise ValueError(f"{path} is not this sweep's table (its header is "
+                             f"{lines[0] if lines else 'missing'}); use another output folder "
+                             f"or overwrite")
+        by_point: dict[int, list[list[str]]] = {}
+        for number, row in enumerate(lines[1:], start=2):
+            try:
+                index = int(row[0])
+                expected = self.rows_of(index, [{m: 0.0 for m in self.metric_names}] * len(
+                    self.seeds[index]))[int(row[-len(self.metric_names) - 2])]
+                for m in row[-len(self.metric_names):]:
+                    float(m)
+            except (IndexError, ValueError):
+                raise ValueError(f"{path} line {number} is not a row of this sweep: {row}")
+            if len(row) != len(expected) or row[:-len(self.metric_names)] != expected[
+                    :-len(self.metric_names)]:
+                raise ValueError(f"{path} line {number} does not match this sweep's point "
+                                 f"{index} and its seeds: {row}")
+            by_point.setdefault(index, []).append(row)
+        for index, rows in by_point.items():
+            if [row[len(self.names) + 1] for row in rows] == [
+                    str(r) for r in range(len(self.seeds[index]))]:
+                self.done[index] = rows
+
+    def records(self) -> list[dict]:
+        """The table as dicts: point values as given, repeat and seed as ints, metrics as
+        floats."""
+        out = []
+        for index in sorted(self.done):
+            for row in self.done[index]:
+                record = {"point": index, **self.points[index],
+                          "repeat": int(row[len(self.names) + 1]),
+                          "seed": int(row[len(self.names) + 2])}
+                record.update({m: float(v) for m, v in zip(
+                    self.metric_names, row[-len(self.metric_names):])})
+                out.append(record)
+        return out
+
+
+def _executor(scheduler, workers):
+    """(executor, closer): a Dask cluster's executor, local processes, or None (in process)."""
+    if scheduler is not None:
+        try:
+            from distributed import Client
+        except ImportError:  # pragma: no cover - distributed is a dependency
+            raise ValueError("scheduler needs dask.distributed: pip install 'dask[distributed]'")
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as error:
+            raise ValueError(f"scheduler {scheduler!r}: cannot connect ({error})") from None
+        return client.get_executor(pure=False), client.close
+    if workers == 0:
+        return None, None
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers or os.cpu_count() or 1,
+        mp_context=multiprocessing.get_context("spawn"))
+    return pool, None
+
+
+def _prepare(folder: Path, spec: dict, resume: bool, overwrite: bool) -> bool:
+    """Make ``folder`` ready; True when an earlier run of the same sweep is to be resumed."""
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder} exists and is not a folder")
+    spec_path = folder / SPEC
+    if spec_path.exists() and not overwrite:
+        if not resume:
+            raise FileExistsError(f"{folder} holds a sweep; pass resume=True (--resume) to "
+                                  f"continue it or overwrite=True (--overwrite) to replace it")
+        try:
+            earlier = json.loads(spec_path.read_text())
+        except (OSError, ValueError) as error:
+            raise ValueError(f"cannot read {spec_path}: {error}") from None
+        differs = sorted(k for k in set(spec) | set(earlier)
+                         if k != "version" and spec.get(k) != earlier.get(k))
+        if differs:
+            raise ValueError(f"the sweep in {folder} was made with other settings (differing: "
+                             f"{', '.join(differs)}); use another folder or overwrite")
+        return True
+    if folder.is_dir() and any(folder.iterdir()) and not spec_path.exists() and not overwrite:
+        raise FileExistsError(f"{folder} is not empty and holds no sweep; choose another "
+                              f"folder or pass overwrite=True (--overwrite)")
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in [folder / TABLE, folder / PARQUET, *folder.glob("*.png")]:
+        stale.unlink(missing_ok=True)
+    write_atomic(spec_path, (json.dumps(spec, indent=1) + "\n").encode())
+    return False
+
+
+def run(metric: Metric, base: FourF, parameters: Mapping[str, Sequence], *,
+        mode: str = "grid", repeats: int = 1, seed: int = 0, out=None, resume: bool = False,
+        overwrite: bool = False, scheduler: str | None = None, workers: int | None = None,
+        progress: bool = True) -> list[dict]:
+    """Evaluate ``metric`` at every point of ``parameters`` (``{field: values}``, see
+    :func:`points`) on ``base``, ``repeats`` times each with the seeds of :func:`point_seeds`.
+
+    Points run on ``workers`` local processes (default: one per CPU; 0 runs them in this
+    process) or, with ``scheduler`` (a ``dask.distributed`` address such as
+    ``"tcp://10.0.0.2:8786"``), on that cluster. With ``out`` (a folder) the table is written
+    to ``sweep.csv`` after every point (and ``sweep.parquet`` at the end when pyarrow is
+    installed), the settings to ``sweep.json`` and a plot per parameter to ``<field>.png``;
+    ``resume`` continues an interrupted sweep there, ``overwrite`` starts again.
+
+    Returns the table as rows ``{"point", <fields>…, "repeat", "seed", <metric names>…}``
+    ordered by point and repeat.
+    """
+    repeats = checks.integer("repeats", repeats, 1)
+    seed = checks.integer("seed", seed, 0)
+    if workers is not None:
+        workers = checks.integer("workers", workers, 0)
+    grid = points(base, parameters, mode)
+    for point in grid:                   # every value checked before anything runs
+        apply(base, point)
+    names = list(parameters)
+    seeds = [point_seeds(point, repeats, seed) for point in grid]
+    table = _Table(None if out is None else Path(out), names, tuple(metric.names), grid, seeds)
+    if out is not None:
+        spec = {"parameters": _plain({n: list(v) for n, v in parameters.items()}),
+                "mode": mode, "repeats": repeats, "seed": seed, "metric": metric.describe(),
+                "base": describe(base), "version": __version__}
+        if _prepare(table.folder, spec, resume, overwrite) and (table.folder / TABLE).exists():
+            table.load(table.folder / TABLE)
+    pending = [index for index in range(len(grid)) if index not in table.done]
+    payload = cloudpickle.dumps((metric, base))
+    with tqdm(total=len(grid), initial=len(grid) - len(pending), disable=not progress,
+              desc="sweep", unit="point", file=sys.stderr) as bar:
+        executor, close = _executor(scheduler, workers) if pending else (None, None)
+        try:
+            if executor is None:
+                for index in pending:
+                    table.add(index, _evaluate_point(payload, grid[index], seeds[index]))
+                    bar.update(1)
+            else:
+                futures = {executor.submit(_evaluate_point, payload, grid[index], seeds[index]):
+                           index for index in pending}
+                try:
+                    for future in concurrent.futures.as_completed(futures):
+                        table.add(futures[future], future.result())
+                        bar.update(1)
+                finally:
+                    for future in futures:
+                        future.cancel()
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True)
+            if close is not None:
+                close()
+    records = table.records()
+    if out is not None:
+        base_values = {n: value_of(base, n) for n in names} if mode == "one-at-a-time" else None
+        _write_outputs(table.folder, records, names, metric.names, base_values)
+    return records
+
+
+def _write_outputs(folder: Path, records: list[dict], names: list[str], metric_names,
+                   base_values: Mapping | None) -> None:
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        pyarrow = None
+    if pyarrow is not None:
+        columns = {key: [_plain(r[key]) for r in records] for key in records[0]}
+        columns = {key: [_cell(v) for v in values]
+                   if any(isinstance(v, (list, dict)) for v in values) else values
+                   for key, values in columns.items()}
+        sink = pyarrow.BufferOutputStream()
+        pyarrow.parquet.write_table(pyarrow.table(columns), sink)
+        write_atomic(folder / PARQUET, sink.getvalue().to_pybytes())
+    for name in names:
+        for metric_name in metric_names:
+            suffix = "" if len(metric_names) == 1 else f"-{metric_name}"
+            write_atomic(folder / f"{name}{suffix}.png",
+                         plot(records, name, metric_name, names, base_values))
+
+
+def add_run_options(parser, out: str | None = None) -> None:
+    """Add the options of :func:`run` that say how and where a sweep runs (``--repeats``,
+    ``--seed``, ``--workers``, ``--scheduler``, ``--out``, ``--resume``, ``--overwrite``,
+    ``--no-progress``) to an ``argparse`` parser; :func:`run_options` reads them back."""
+    parser.add_argument("--repeats", type=int, default=3, help="noise seeds per point")
+    parser.add_argument("--seed", type=int, default=0, help="the sweep's seed")
+    parser.add_argument("--workers", type=int,
+                        help="local worker processes (default: one per CPU; 0: this process)")
+    parser.add_argument("--scheduler", help="address of a dask.distributed scheduler, e.g. "
+                        "tcp://10.0.0.2:8786")
+    parser.add_argument("--out", default=out, help="sweep folder" + (
+        f" (default {out})" if out else ""))
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the sweep in --out from the points already written")
+    parser.add_argument("--overwrite", action="store_true", help="start again in --out")
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="hide the progress bar")
+
+
+def run_options(args) -> dict:
+    """The keyword arguments of :func:`run` from options added by :func:`add_run_options`."""
+    return {key: getattr(args, key) for key in ("repeats", "seed", "workers", "scheduler",
+                                                "out", "resume", "overwrite", "progress")}
+
+
+# --- the plot --------------------------------------------------------------------------------
+
+def summary(records: list[dict], field: str, metric: str, names: Sequence[str],
+            fixed: Mapping | None = None) -> dict[tuple, tuple[list, np.ndarray, np.ndarray]]:
+    """Mean and sample standard deviation of ``metric`` over repeats against ``field``: with
+    ``fixed`` (values of the other swept ``names``), the one series where they hold those
+    values; else one series per combination of their values, ``{values: (x, mean, std)}``."""
+    others = [name for name in names if name != field]
+    groups: dict[tuple, dict] = {}
+    for record in records:
+        if fixed is not None and any(_cell(record[k]) != _cell(fixed[k]) for k in others):
+            continue
+        key = () if fixed is not None else tuple(_cell(record[k]) for k in others)
+        groups.setdefault(key, {}).setdefault(_cell(record[field]), (record[field], []))[
+            1].append(record[metric])
+    series = {}
+    for key, by_value in groups.items():
+        x = [value for value, _ in by_value.values()]
+        mean = np.array([np.mean(samples) for _, samples in by_value.values()])
+        std = np.array([np.std(samples, ddof=1) if len(samples) > 1 else 0.0
+                        for _, samples in by_value.values()])
+        series[key] = (x, mean, std)
+    return series
+
+
+def plot(records: list[dict], field: str, metric: str, names: Sequence[str],
+         base_values: Mapping | None = None) -> bytes:
+    """PNG of ``metric`` (mean ± std over repeats) against ``field``: where the other swept
+    ``names`` are at ``base_values`` when some points have them there (a one-at-a-time sweep),
+    else one line per combination of their values (the first eight)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    others = [name for name in names if name != field]
+    fixed = None
+    if base_values is not None and any(
+            all(_cell(r[k]) == _cell(base_values[k]) for k in others) for r in records):
+        fixed = base_values
+    series = summary(records, field, metric, names, fixed)
+    figure = Figure(figsize=(5, 3.6))
+    axis = figure.subplots()
+    for key, (x, mean, std) in list(series.items())[:8]:
+        numeric = all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                      for v in x)
+        positions = x if numeric else np.arange(len(x))
+        label = ", ".join(f"{k}={v}" for k, v in zip(others, key)) or None
+        axis.errorbar(positions, mean, yerr=std, marker="o", capsize=3, label=label)
+        if not numeric:
+            axis.set_xticks(positions, [str(v) for v in x])
+        elif min(x) > 0 and max(x) / min(x) >= 100:
+            axis.set_xscale("log")
+    values = np.concatenate([mean for _, mean, _ in series.values()])
+    if values.size and values.min() > 0 and values.max() / values.min() >= 30:
+        axis.set_yscale("log")
+    axis.set_xlabel(field)
+    axis.set_ylabel(f"{metric} (mean ± std over repeats)")
+    axis.grid(True, alpha=0.3)
+    if len(series) > 1:
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    return buffer.getvalue()
