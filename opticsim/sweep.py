@@ -172,7 +172,8 @@ def _plain(value):
 def point_seeds(point: Mapping[str, object], repeats: int, seed: int = 0) -> list[int]:
     """Camera-noise seeds of ``point``'s ``repeats``: drawn from a ``SeedSequence`` of the
     sweep's ``seed`` and a digest of the point's fields and values, so that the same point
-    gets the same seeds on any worker, in any order, in any sweep that contains it."""
+    gets the same seeds on any worker, in any order, in any sweep that contains it. Each is
+    below 2⁶³, so tables keep it as a signed 64-bit integer."""
     def canonical(value):          # 2 and 2.0 are the same setting
         value = _plain(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -184,7 +185,7 @@ def point_seeds(point: Mapping[str, object], repeats: int, seed: int = 0) -> lis
     text = json.dumps(canonical(dict(point)), sort_keys=True)
     digest = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
     sequence = np.random.SeedSequence(entropy=(int(seed), digest))
-    return [int(s) for s in sequence.generate_state(repeats, np.uint64)]
+    return [int(s) >> 1 for s in sequence.generate_state(repeats, np.uint64)]  # int64
 
 
 def describe(obj) -> object:
