@@ -472,18 +472,19 @@ def run(metric: Metric, base: FourF, parameters: Mapping[str, Sequence], *,
     names = list(parameters)
     seeds = [point_seeds(point, repeats, seed) for point in grid]
     table = _Table(None if out is None else Path(out), names, tuple(metric.names), grid, seeds)
-    if out is not None:
-        spec = {"parameters": _plain({n: list(v) for n, v in parameters.items()}),
-                "mode": mode, "repeats": repeats, "seed": seed, "metric": metric.describe(),
-                "base": describe(base), "version": __version__}
-        if _prepare(table.folder, spec, resume, overwrite) and (table.folder / TABLE).exists():
-            table.load(table.folder / TABLE)
-    pending = [index for index in range(len(grid)) if index not in table.done]
     payload = cloudpickle.dumps((metric, base))
-    with tqdm(total=len(grid), initial=len(grid) - len(pending), disable=not progress,
-              desc="sweep", unit="point", file=sys.stderr) as bar:
-        executor, close = _executor(scheduler, workers) if pending else (None, None)
-        try:
+    executor, close = _executor(scheduler, workers)   # connect before any file is written
+    try:
+        if out is not None:
+            spec = {"parameters": _plain({n: list(v) for n, v in parameters.items()}),
+                    "mode": mode, "repeats": repeats, "seed": seed,
+                    "metric": metric.describe(), "base": describe(base), "version": __version__}
+            if _prepare(table.folder, spec, resume, overwrite) and (
+                    table.folder / TABLE).exists():
+                table.load(table.folder / TABLE)
+        pending = [index for index in range(len(grid)) if index not in table.done]
+        with tqdm(total=len(grid), initial=len(grid) - len(pending), disable=not progress,
+                  desc="sweep", unit="point", file=sys.stderr) as bar:
             if executor is None:
                 for index in pending:
                     table.add(index, _evaluate_point(payload, grid[index], seeds[index]))
@@ -498,11 +499,11 @@ def run(metric: Metric, base: FourF, parameters: Mapping[str, Sequence], *,
                 finally:
                     for future in futures:
                         future.cancel()
-        finally:
-            if executor is not None:
-                executor.shutdown(wait=True)
-            if close is not None:
-                close()
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True)
+        if close is not None:
+            close()
     records = table.records()
     if out is not None:
         base_values = {n: value_of(base, n) for n in names} if mode == "one-at-a-time" else None
