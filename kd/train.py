@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from opticsim import checks
-from opticsim.files import write_atomic
+from opticsim.files import read_torch, write_atomic
 
 from .losses import kd_loss
 from .models import READOUTS, LinearCNN, SCLCStudent, Teacher
@@ -127,14 +127,7 @@ def load_checkpoint(path, settings: Settings | None = None) -> dict:
     under other settings); ``FileNotFoundError`` when it is missing.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:                  # pickle, zip and torch all raise their own
-        reason = (str(error).strip().splitlines() or [""])[0][:120]
-        raise ValueError(f"checkpoint {path} is not a readable opticsim checkpoint "
-                         f"({type(error).__name__}: {reason})") from None
+    state = read_torch(path, "checkpoint")
     missing = CHECKPOINT_KEYS - set(state if isinstance(state, dict) else ())
     if missing:
         raise ValueError(f"checkpoint {path} is not an opticsim kd checkpoint (it lacks "

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, checks, presets
-from .files import write_atomic
+from .files import error_summary, write_atomic
 from .grid import place_centred
 from .slm import SLM
 
@@ -246,9 +246,8 @@ def _decoded(path: Path, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
                 return stored["gray"], stored["mask"]
         return stored["gray"], stored["mask"]
     except Exception as error:          # each reader raises its own kinds
-        reason = (str(error).strip().splitlines() or [""])[0][:120]
-        raise ValueError(f"{path} is not a readable {kind} mask file ({type(error).__name__}: "
-                         f"{reason})") from None
+        raise ValueError(f"{path} is not a readable {kind} mask file "
+                         f"({error_summary(error)})") from None
 
 
 def _sidecar(path: Path, kind: str) -> dict:
