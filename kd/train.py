@@ -140,11 +140,19 @@ def load_checkpoint(path, settings: Settings | None = None) -> dict:
     return state
 
 
-def restore(path, in_channels: int, classes: int) -> tuple[torch.nn.Module, Settings]:
+def restore(path, in_channels: int | None = None, classes: int | None = None
+            ) -> tuple[torch.nn.Module, Settings]:
     """The model of a checkpoint and its settings (``ValueError`` naming the file when its
-    weights do not fit the model its settings describe)."""
+    weights do not fit the model its settings describe). ``in_channels`` and ``classes``
+    default to the checkpoint's own: the input channels of its first convolution and the
+    outputs of its last linear layer."""
     state = load_checkpoint(path)
     settings = Settings.from_dict(state["settings"])
+    tensors = [value for value in state["model"].values() if torch.is_tensor(value)]
+    if in_channels is None:
+        in_channels = next((int(t.shape[1]) for t in tensors if t.ndim == 4), 0)
+    if classes is None:
+        classes = ([int(t.shape[0]) for t in tensors if t.ndim == 2] or [0])[-1]
     model = build_model(settings, in_channels, classes)
     try:
         model.load_state_dict(state["model"])

@@ -213,11 +213,7 @@ def _student_displays(path: Path, args) -> tuple[np.ndarray, float, dict]:
     if state["settings"].get("model") != "student":
         raise ValueError(f"checkpoint {path} holds a {state['settings'].get('model')}, not an "
                          "optical student: it has no Fourier-plane masks")
-    weights = state["model"]
-    last = max((key for key in weights if key.startswith("backend.layers.")
-                and key.endswith(".weight")), key=lambda key: int(key.split(".")[2]))
-    student, settings = restore(path, weights["cascade.weights.0"].shape[1],
-                                weights[last].shape[0])
+    student, settings = restore(path)
     bench = Bench(laser=args.laser, fourier_slm=args.slm)
     cascade, image_shape = student.cascade, (args.image_size, args.image_size)
     fourf = bench.fourf(image_shape, cascade.kernel_shape, settings.readout)
