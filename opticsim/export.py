@@ -12,9 +12,9 @@ gray levels by the file's suffix:
 Gray levels of 9–15-bit panels are stored *unshifted* in 16-bit containers (a 10-bit level
 1023 is the pixel value 1023, not 65 472); the sidecar's ``bits`` says how many are used.
 Beside ``mask.png`` the sidecar ``mask.png.json`` holds what reproduces the file: the SLM's
-fields (and preset name), the wavelength, the sha256 of its LUT, bits, offset, fill level,
-carrier, package version, the mask's shape and sha256, and the sha256 of the gray levels
-written. :func:`load_mask` reads a file back and refuses one that its sidecar does not
+fields (and preset name), the wavelength, the sha256 of its LUT (of the complex128
+transmittance of every gray level), bits, offset, fill level, carrier, package version, the
+mask's shape and sha256, and the sha256 of the gray levels written (:func:`digest`). :func:`load_mask` reads a file back and refuses one that its sidecar does not
 describe.
 """
 
@@ -103,7 +103,7 @@ def _slm_record(slm: SLM, preset: str | None, wavelength) -> dict:
             "lut": "linear" if slm.lut is None else "measured", "phase_stroke": stroke}
 
 
-def _encoded(path: Path, kind: str, gray: np.ndarray, values: np.ndarray) -> bytes:
+def _encoded(kind: str, gray: np.ndarray, values: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     if kind in ("PNG", "BMP"):
         from PIL import Image
@@ -172,6 +172,11 @@ def save_mask(path, mask, slm, *, wavelength=None, overwrite: bool = False, carr
     if values.shape[0] > slm.shape[0] or values.shape[1] > slm.shape[1]:
         raise ValueError(f"mask of {values.shape} pixels is larger than the SLM panel "
                          f"{slm.shape}")
+    if offset is not None:
+        pair = np.atleast_1d(np.asarray(offset, dtype=object))
+        if pair.shape != (2,):
+            raise ValueError(f"offset must be a (row, col) pair of pixels, got {offset!r}")
+        offset = tuple(checks.integer("offset", value, 0) for value in pair)
     offset = place_centred(values.shape, slm.shape, offset)
     fill = checks.integer("fill", fill, 0, slm.level_count - 1)
     if wavelength is not None:
@@ -213,7 +218,7 @@ def save_mask(path, mask, slm, *, wavelength=None, overwrite: bool = False, carr
         "source": source,
     }
     document = (json.dumps(meta, indent=2, allow_nan=False) + "\n").encode()
-    data = _encoded(path, kind, gray, values)
+    data = _encoded(kind, gray, values)
     written = False
     try:
         write_atomic(path, data)
@@ -262,7 +267,8 @@ def _sidecar(path: Path, kind: str) -> dict:
             from None
     required = {"format", "bits", "container", "gray_shape", "gray_sha256", "mask_shape",
                 "mask_sha256", "offset", "slm"}
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or not required <= set(meta):
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or not required <= set(meta) \
+            or not isinstance(meta["slm"], dict):
         raise ValueError(f"{path}: its sidecar {sidecar.name} is not an {FORMAT} sidecar")
     bits = meta["bits"]
     if not isinstance(bits, int) or not 1 <= bits <= MAX_BITS[kind] \

@@ -134,6 +134,7 @@ def test_unknown_preset_larger_mask_bad_bits_suffix_and_carrier_are_refused(tmp_
               mask=np.ones(MASK) / 2, carrier=(8, 8)), ValueError, "carrier"),
         (dict(path=tmp_path / "a.png", carrier=(1.5, np.inf)), ValueError, "carrier"),
         (dict(path=tmp_path / "a.png", offset=(40, 0)), ValueError, "offset"),
+        (dict(path=tmp_path / "a.png", offset=(2.5, 0)), ValueError, "offset"),
         (dict(path=tmp_path / "a.png", fill=256), ValueError, "fill"),
         (dict(path=tmp_path / "none" / "a.png"), FileNotFoundError, "none"),
         (dict(path=tmp_path / "file" / "a.png"), FileNotFoundError, "file"),
@@ -203,6 +204,7 @@ def _edit_sidecar(key, value):
     (_edit_sidecar("gray_shape", [48, 63]), "shape"),
     (_edit_sidecar("bits", 7), "7-bit"),
     (_edit_sidecar("format", "something-else"), "sidecar"),
+    (_edit_sidecar("slm", 5), "sidecar"),
 ])
 def test_a_corrupt_or_tampered_file_or_sidecar_is_refused(tmp_path, spoil, named):
     path = save_mask(tmp_path / "m.png", _phases(), SLM(PANEL, 8e-6))
