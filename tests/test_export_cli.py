@@ -51,7 +51,7 @@ def test_a_student_exports_the_gray_levels_the_demo_displays(student, tmp_path):
     assert len(list(tmp_path.iterdir())) == 12
 
 
-def test_a_saved_layer_exports_its_gray_levels_at_its_wavelength(tmp_path):
+def test_a_saved_layer_exports_its_gray_levels_at_its_wavelength(tmp_path, capsys):
     window = presets.slm("pluto-2.1", shape=(16, 16))
     n, dx, wavelength = 3 * 16, window.pitch / 3, 633e-9
     f = n * dx * window.sample_pitch / wavelength
@@ -63,6 +63,8 @@ def test_a_saved_layer_exports_its_gray_levels_at_its_wavelength(tmp_path):
     with pytest.raises(FileExistsError, match="layer.pt"):
         layer.save(state)
     assert load_state(state)["wavelength"] == wavelength
+    assert main(["export", str(state), "--slm", "meadowlark", "-o", str(tmp_path / "x.png")]) == 1
+    assert "pitch 9.2e-06 m" in capsys.readouterr().err      # trained for PLUTO's 8 µm pixels
     out = tmp_path / "l.tif"
     assert main(["export", str(state), "--slm", "pluto", "-o", str(out), "--channel", "1"]) == 0
     gray, meta = load_mask(out)
@@ -98,6 +100,8 @@ def test_errors_are_one_line_and_write_nothing(student, tmp_path, capsys):
         assert error.startswith("opticsim export: error: ") and error.count("\n") == 1
         assert named in error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m-2-neg.png", "teacher.pt"]
+    with pytest.raises(ValueError, match="student.pt is not a saved Optical4fConv state"):
+        load_state(checkpoint)
     assert (tmp_path / "m-2-neg.png").read_bytes() == b"kept"
 
 
