@@ -14,8 +14,8 @@ Gray levels of 9–15-bit panels are stored *unshifted* in 16-bit containers (a 
 Beside ``mask.png`` the sidecar ``mask.png.json`` holds what reproduces the file: the SLM's
 fields (and preset name), the wavelength, the sha256 of its LUT (of the complex128
 transmittance of every gray level), bits, offset, fill level, carrier, package version, the
-mask's shape and sha256, and the sha256 of the gray levels written (:func:`digest`). :func:`load_mask` reads a file back and refuses one that its sidecar does not
-describe.
+mask's shape and sha256, and the sha256 of the gray levels written (:func:`digest`).
+:func:`load_mask` reads a file back and refuses one that its sidecar does not describe.
 """
 
 from __future__ import annotations
