@@ -390,10 +390,41 @@ def _experiment_options(parser: argparse.ArgumentParser, seeds: bool) -> None:
     _common(parser)
 
 
-def parser() -> argparse.ArgumentParser:
-    """The ``opticsim`` argument parser, one subcommand per job."""
+def _export_parser(commands) -> None:
+    """The ``export`` subcommand."""
     from kd.hardware import Bench
 
+    export = commands.add_parser(
+        "export", help="write a checkpoint's Fourier-SLM masks as gray-level files for a panel",
+        description="Write the Fourier-SLM gray levels of a kd student checkpoint (as the demo "
+        "displays it: double-phase encoded on the bench of --slm and --laser) or of a saved "
+        "Optical4fConv state (Optical4fConv.save) at the native resolution of panel --slm, "
+        "through its LUT, with a JSON sidecar (opticsim.export). The format follows -o's "
+        "suffix: .png, .bmp, .tif, .npy, .npz. Several channels give one file per display, "
+        "FILE-K (FILE-K-pos and FILE-K-neg for the differential readout).")
+    export.add_argument("checkpoint", type=Path,
+                        help="a kd checkpoint (checkpoints/student*.pt) or Optical4fConv state")
+    export.add_argument("--slm", required=True, help="preset of the Fourier SLM panel")
+    export.add_argument("-o", "--out", type=Path, required=True, help="file to write")
+    export.add_argument("--overwrite", action="store_true", help="replace existing files")
+    export.add_argument("--carrier", type=float, nargs=2, metavar=("PERIOD_X", "PERIOD_Y"),
+                        help="blazed-grating periods in pixels (signed; inf: no tilt), which "
+                        "move the signal off the zero order")
+    export.add_argument("--offset", type=int, nargs=2, metavar=("ROW", "COL"),
+                        help="panel pixel of the mask's first pixel (default: centred)")
+    export.add_argument("--fill", type=int, default=0,
+                        help="gray level of the panel outside the mask (default 0)")
+    export.add_argument("--channel", type=int, help="export this output channel only")
+    export.add_argument("--laser", default=Bench().laser,
+                        help=f"laser preset of a kd student's bench (default {Bench().laser})")
+    export.add_argument("--image-size", type=int, default=64,
+                        help="side of the images a kd student was trained on (default 64, the "
+                        "embedded cluttered digits); it sets the bench's grid")
+    export.set_defaults(handler=_export)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``opticsim`` argument parser, one subcommand per job."""
     root = argparse.ArgumentParser(prog="opticsim", description=__doc__.split("\n")[0])
     root.add_argument("--version", action="version", version=f"opticsim {__version__}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -426,33 +457,7 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--overwrite", action="store_true")
     _common(evaluate)
     evaluate.set_defaults(handler=_eval)
-    export = commands.add_parser(
-        "export", help="write a checkpoint's Fourier-SLM masks as gray-level files for a panel",
-        description="Write the Fourier-SLM gray levels of a kd student checkpoint (as the demo "
-        "displays it: double-phase encoded on the bench of --slm and --laser) or of a saved "
-        "Optical4fConv state (Optical4fConv.save) at the native resolution of panel --slm, "
-        "through its LUT, with a JSON sidecar (opticsim.export). The format follows -o's "
-        "suffix: .png, .bmp, .tif, .npy, .npz. Several channels give one file per display, "
-        "FILE-K (FILE-K-pos and FILE-K-neg for the differential readout).")
-    export.add_argument("checkpoint", type=Path,
-                        help="a kd checkpoint (checkpoints/student*.pt) or Optical4fConv state")
-    export.add_argument("--slm", required=True, help="preset of the Fourier SLM panel")
-    export.add_argument("-o", "--out", type=Path, required=True, help="file to write")
-    export.add_argument("--overwrite", action="store_true", help="replace existing files")
-    export.add_argument("--carrier", type=float, nargs=2, metavar=("PERIOD_X", "PERIOD_Y"),
-                        help="blazed-grating periods in pixels (signed; inf: no tilt), which "
-                        "move the signal off the zero order")
-    export.add_argument("--offset", type=int, nargs=2, metavar=("ROW", "COL"),
-                        help="panel pixel of the mask's first pixel (default: centred)")
-    export.add_argument("--fill", type=int, default=0,
-                        help="gray level of the panel outside the mask (default 0)")
-    export.add_argument("--channel", type=int, help="export this output channel only")
-    export.add_argument("--laser", default=Bench().laser,
-                        help=f"laser preset of a kd student's bench (default {Bench().laser})")
-    export.add_argument("--image-size", type=int, default=64,
-                        help="side of the images a kd student was trained on (default 64, the "
-                        "embedded cluttered digits); it sets the bench's grid")
-    export.set_defaults(handler=_export)
+    _export_parser(commands)
     return root
 
 
