@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from opticsim import checks
-from opticsim.files import write_atomic
+from opticsim.files import read_torch, write_atomic
 
 from .losses import kd_loss
 from .models import READOUTS, LinearCNN, SCLCStudent, Teacher
@@ -127,14 +127,7 @@ def load_checkpoint(path, settings: Settings | None = None) -> dict:
     under other settings); ``FileNotFoundError`` when it is missing.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:                  # pickle, zip and torch all raise their own
-        reason = (str(error).strip().splitlines() or [""])[0][:120]
-        raise ValueError(f"checkpoint {path} is not a readable opticsim checkpoint "
-                         f"({type(error).__name__}: {reason})") from None
+    state = read_torch(path, "checkpoint")
     missing = CHECKPOINT_KEYS - set(state if isinstance(state, dict) else ())
     if missing:
         raise ValueError(f"checkpoint {path} is not an opticsim kd checkpoint (it lacks "
@@ -147,11 +140,19 @@ def load_checkpoint(path, settings: Settings | None = None) -> dict:
     return state
 
 
-def restore(path, in_channels: int, classes: int) -> tuple[torch.nn.Module, Settings]:
+def restore(path, in_channels: int | None = None, classes: int | None = None
+            ) -> tuple[torch.nn.Module, Settings]:
     """The model of a checkpoint and its settings (``ValueError`` naming the file when its
-    weights do not fit the model its settings describe)."""
+    weights do not fit the model its settings describe). ``in_channels`` and ``classes``
+    default to the checkpoint's own: the input channels of its first convolution and the
+    outputs of its last linear layer."""
     state = load_checkpoint(path)
     settings = Settings.from_dict(state["settings"])
+    tensors = [value for value in state["model"].values() if torch.is_tensor(value)]
+    if in_channels is None:
+        in_channels = next((int(t.shape[1]) for t in tensors if t.ndim == 4), 0)
+    if classes is None:
+        classes = ([int(t.shape[0]) for t in tensors if t.ndim == 2] or [0])[-1]
     model = build_model(settings, in_channels, classes)
     try:
         model.load_state_dict(state["model"])

@@ -4,7 +4,9 @@ The engine follows one frame from the laser through the input SLM, lens 1, the F
 SLM and lens 2 to the camera; every function takes and returns a ``Field``.
 """
 
-from . import presets, propagate, readout, zernike
+__version__ = "0.1.0"          # before the imports: opticsim.export records it
+
+from . import export, presets, propagate, readout, zernike
 from .camera import Camera
 from .checks import SamplingWarning
 from .field import Field
@@ -13,6 +15,5 @@ from .laser import Laser
 from .lens import Lens
 from .slm import SLM
 
-__all__ = ["Camera", "Field", "FourF", "Laser", "Lens", "SLM", "SamplingWarning", "presets",
-           "propagate", "readout", "zernike"]
-__version__ = "0.1.0"
+__all__ = ["Camera", "Field", "FourF", "Laser", "Lens", "SLM", "SamplingWarning", "export",
+           "presets", "propagate", "readout", "zernike"]

@@ -36,3 +36,27 @@ def prepare_folder(folder, overwrite: bool = False) -> Path:
                               "its files or choose another --out")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def error_summary(error: BaseException) -> str:
+    """``"Type: first line of the message"`` (at most 120 characters of it), for one-line
+    errors that name what a reader raised."""
+    reason = (str(error).strip().splitlines() or [""])[0][:120]
+    return f"{type(error).__name__}: {reason}"
+
+
+def read_torch(path, what: str = "checkpoint"):
+    """What ``torch.save`` wrote to ``path``, loaded on the CPU with ``weights_only=True``
+    (tensors, numbers, strings and containers of them; no code runs). ``FileNotFoundError``
+    when it is missing; ``ValueError`` naming the file as ``what`` when it is not readable
+    (truncated, corrupt, another kind of file)."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:                  # pickle, zip and torch all raise their own
+        raise ValueError(f"{what} {path} is not a readable opticsim {what} "
+                         f"({error_summary(error)})") from None

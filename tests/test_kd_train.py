@@ -88,6 +88,7 @@ def test_checkpoints_refuse_what_they_cannot_be(data, tmp_path):
     with pytest.raises(ValueError, match="run.pt.*5 classes"):
         restore(path, 1, 5)                                   # saved for 3 classes
     model, settings = restore(path, 1, 3)
+    assert restore(path)[0].backend.layers[-1].out_features == 3     # read from the weights
     assert settings == SETTINGS and not model.training
     assert path.read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

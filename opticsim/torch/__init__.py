@@ -27,7 +27,7 @@ False), both lenses are matrix Fourier transforms to the panel's samples and bac
 (:func:`fourf_field_mft`), as in the engine.
 """
 
-from .conv import MASKS, SHOT_NOISE, Optical4fConv
+from .conv import MASKS, SHOT_NOISE, STATE_FORMAT, Optical4fConv, load_state
 from .elements import CameraResponse, IdealFourF, LensTransform, SLMPanel, gaussian_smooth
 from .functional import (
     adc,
@@ -59,9 +59,10 @@ from .functional import (
 
 __all__ = [
     "CameraResponse", "IdealFourF", "LensTransform", "MASKS", "Optical4fConv", "SHOT_NOISE",
-    "SLMPanel", "adc", "axis_ramp", "centred_ramp", "complex_dtype", "double_phase",
-    "embed_centred", "fourf_field", "fourf_field_mft", "fourf_matrices", "fourf_transfer",
-    "gaussian_smooth", "generator", "input_illumination", "intensity", "kernel_from_mask",
-    "lens_ft", "mask_from_kernel", "masks_from_kernels", "nearest_index", "quantize", "read_noise",
-    "real_dtype", "round_straight_through", "shot_noise", "straight_through", "uniform_levels",
+    "SLMPanel", "STATE_FORMAT", "adc", "axis_ramp", "centred_ramp", "complex_dtype",
+    "double_phase", "embed_centred", "fourf_field", "fourf_field_mft", "fourf_matrices",
+    "fourf_transfer", "gaussian_smooth", "generator", "input_illumination", "intensity",
+    "kernel_from_mask", "lens_ft", "load_state", "mask_from_kernel", "masks_from_kernels",
+    "nearest_index", "quantize", "read_noise", "real_dtype", "round_straight_through",
+    "shot_noise", "straight_through", "uniform_levels",
 ]

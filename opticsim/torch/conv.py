@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -10,6 +12,7 @@ from torch import nn
 
 from opticsim import checks, readout
 from opticsim.checks import SamplingWarning
+from opticsim.files import read_torch, write_atomic
 from opticsim.fourf import FourF
 from opticsim.grid import invert
 
@@ -27,6 +30,19 @@ from .functional import (
 )
 
 MASKS = ("phase", "amplitude", "complex")
+STATE_FORMAT = "opticsim.torch.Optical4fConv/1"
+STATE_KEYS = {"format", "mask", "readout", "multiplex", "in_channels", "out_channels",
+              "kernel_shape", "wavelength", "fourier_slm", "values", "state_dict"}
+
+
+def load_state(path) -> dict:
+    """The dict :meth:`Optical4fConv.save` wrote to ``path`` (``torch.load`` with
+    ``weights_only=True``); ``ValueError`` naming the file when it is not one."""
+    state = read_torch(path, "Optical4fConv state")
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT \
+            or not STATE_KEYS <= set(state):
+        raise ValueError(f"{path} is not a saved Optical4fConv state (format {STATE_FORMAT})")
+    return state
 
 
 class Optical4fConv(nn.Module):
@@ -228,6 +244,38 @@ class Optical4fConv(nn.Module):
         slm = self.fourier_panel.slm
         gray = self.fourier_panel.gray(self.display_values().detach())
         return gray.cpu().numpy().astype(np.uint8 if slm.bits <= 8 else np.uint16)
+
+    def save(self, path, *, overwrite: bool = False) -> Path:
+        """Write the layer's displays to ``path`` (atomically; an existing file is kept,
+        ``FileExistsError``, unless ``overwrite``) as ``torch.save`` of a dict that
+        :func:`load_state` and ``opticsim export`` read:
+
+        ``format`` (:data:`STATE_FORMAT`), ``mask``, ``readout``, ``multiplex``,
+        ``in_channels``, ``out_channels``, ``kernel_shape``, ``wavelength`` (m),
+        ``fourier_slm`` (its ``shape``, ``pitch`` (m), ``mode`` and ``bits``, or None),
+        ``values`` (:meth:`display_values` in float64 or complex128, ``(D, [2,] h, w)``: phases
+        in rad for a phase-only panel) and ``state_dict``. The 4f itself is not stored: to
+        resume training, build the layer on the same ``fourf`` and ``load_state_dict``.
+        """
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+        slm = None if self.fourier_panel is None else self.fourier_panel.slm
+        values = self.display_values().detach().cpu()
+        state = {
+            "format": STATE_FORMAT, "mask": self.mask, "readout": self.fourf.readout,
+            "multiplex": self.fourf.multiplex, "in_channels": self.in_channels,
+            "out_channels": self.out_channels, "kernel_shape": list(self.kernel_shape),
+            "wavelength": self.fourf.wavelength,
+            "fourier_slm": None if slm is None else {
+                "shape": list(slm.shape), "pitch": slm.pitch, "mode": slm.mode,
+                "bits": slm.bits},
+            "values": values.to(torch.complex128 if values.is_complex() else torch.float64),
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()}}
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        write_atomic(path, buffer.getvalue())
+        return path
 
     def displays(self, values: torch.Tensor | None = None) -> torch.Tensor:
         """Fourier-plane transmittances on the grid ``(D·[2], ny, nx)``, one per frame, of
