@@ -310,6 +310,15 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _user_error(error: Exception) -> str:
+    """One line for a user error: an ``OSError`` as ``path: reason`` (the path the user gave,
+    not a temporary file beside it), anything else as its message."""
+    if isinstance(error, OSError) and error.strerror:
+        path = error.filename2 or error.filename
+        return f"{path}: {error.strerror}" if path else error.strerror
+    return " ".join(str(error).split())
+
+
 def main(argv=None) -> int:
     """Run the ``opticsim`` command line on ``argv`` (default ``sys.argv[1:]``); returns the
     exit code: 0, 1 for a user error (one line on stderr), 2 for a usage error."""
@@ -319,7 +328,11 @@ def main(argv=None) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     try:
+        for option in ("out", "data_root"):
+            if getattr(args, option, None) == "":
+                raise ValueError(f"--{option.replace('_', '-')} must be a path, got an empty "
+                                 "string")
         return args.handler(args, argv)
-    except (ValueError, FileExistsError, FileNotFoundError, PermissionError, OSError) as error:
-        print(f"opticsim {args.command}: error: {error}", file=sys.stderr)
+    except (ValueError, OSError) as error:  # FileExistsError, PermissionError… are OSErrors
+        print(f"opticsim {args.command}: error: {_user_error(error)}", file=sys.stderr)
         return 1
