@@ -51,7 +51,8 @@ class Lens:
                 f"{type(self.zernike).__name__}")
         terms = {}
         for index, coefficient in (self.zernike or {}).items():
-            terms[checks.integer("zernike keys (Noll indices)", index, 1)] = checks.finite(f"zernike[{index}]", coefficient, "waves RMS")
+            noll = checks.integer("zernike keys (Noll indices)", index, 1)
+            terms[noll] = checks.finite(f"zernike[{index}]", coefficient, "waves RMS")
         if terms and self.diameter is None:
             raise ValueError("zernike aberrations need the lens diameter, which sets the "
                              "normalisation radius of the pupil")
