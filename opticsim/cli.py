@@ -29,6 +29,14 @@ SEED_KEYS = ("teacher", "baseline", "student_no_kd", "student", "student_hardwar
              "student_hardware_finetuned")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, as every other user error
+    (argparse would print the whole usage first); subcommand parsers inherit it."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 class UsageError(Exception):
     """A user error reported as one line with exit code 2."""
 
@@ -275,7 +283,7 @@ def _experiment_options(parser: argparse.ArgumentParser, seeds: bool) -> None:
 
 def parser() -> argparse.ArgumentParser:
     """The ``opticsim`` argument parser, one subcommand per job."""
-    root = argparse.ArgumentParser(prog="opticsim", description=__doc__.split("\n")[0])
+    root = _Parser(prog="opticsim", description=__doc__.split("\n")[0])
     root.add_argument("--version", action="version", version=f"opticsim {__version__}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(

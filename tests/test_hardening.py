@@ -392,6 +392,17 @@ def test_an_empty_path_is_a_one_line_error(argv, command, match, capsys, tmp_pat
     assert list(tmp_path.iterdir()) == []          # nothing created, no default folder used
 
 
+@pytest.mark.parametrize("argv,command,match", [
+    (["train", "--seeds"], "train", "argument --seeds: expected at least one argument"),
+    (["demo", "--epochs", "x"], "demo", "argument --epochs: invalid int value: 'x'"),
+    (["eval"], "eval", "the following arguments are required: checkpoint"),
+])
+def test_a_usage_error_is_one_line_with_exit_code_2(argv, command, match, capsys):
+    assert main(argv) == 2
+    line = _one_line_error(capsys, command)
+    assert match in line and line.endswith(f"(see opticsim {command} --help)")
+
+
 def test_a_file_where_a_folder_is_needed_is_a_one_line_error(capsys, tmp_path):
     file = tmp_path / "a-file"
     file.write_text("keep")
