@@ -15,7 +15,8 @@ from opticsim import Camera, Field, FourF, Laser, Lens, SLM, SamplingWarning, pr
 from opticsim.checks import ArgumentTypeError
 from opticsim.cli import main
 from opticsim.files import prepare_folder, write_atomic
-from opticsim.torch import Optical4fConv, kernel_from_mask, mask_from_kernel, masks_from_kernels
+from opticsim.torch import (CameraResponse, Optical4fConv, kernel_from_mask, mask_from_kernel,
+                            masks_from_kernels)
 
 WAVELENGTH = 633e-9
 PITCH = 8e-6
@@ -88,6 +89,18 @@ def test_a_pixel_past_its_full_well_reads_the_saturated_level_whatever_the_overf
     for frames in (camera.capture_irradiance(light, PITCH, WAVELENGTH, rng=0),
                    camera.capture_irradiance(light, PITCH, WAVELENGTH, noise=False)):
         assert np.all(frames == _saturated(camera))
+
+
+@pytest.mark.parametrize("irradiance", [1e6, 1e22, 1e30, 3e38])
+@pytest.mark.parametrize("shot", ["poisson", "gaussian"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_torch_camera_saturates_as_the_engine_does(irradiance, shot, dtype):
+    camera = _camera(offset=20.0)
+    response = CameraResponse(camera, SHAPE, PITCH, WAVELENGTH, shot)
+    light = torch.full((2,) + SHAPE, irradiance, dtype=dtype)
+    for noise in (True, False):
+        frames = response(light, noise, torch.Generator().manual_seed(0) if noise else None)
+        assert torch.all(frames == _saturated(camera))
 
 
 def test_an_absurdly_bright_laser_saturates_every_pixel_of_the_frame():

@@ -13,6 +13,8 @@ from opticsim.grid import place_centred
 from opticsim.propagate import mft_matrices
 
 _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
+# A mean count beyond which the shot-noise sample is the mean itself (relative spread < 1e-9)
+_COUNT_IS_MEAN_ABOVE = 2.0 ** 62
 
 
 def complex_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -324,15 +326,19 @@ def shot_noise(mean: torch.Tensor, generator: torch.Generator,
                method: str = "gaussian") -> torch.Tensor:
     """A photon/electron count sample of mean ``mean`` (≥ 0): ``"poisson"`` draws
     Poisson(mean), ``"gaussian"`` its normal approximation ``mean + √mean·z``. Either way the
-    gradient with respect to ``mean`` is 1, the derivative of the expected count."""
+    gradient with respect to ``mean`` is 1, the derivative of the expected count. A mean
+    above 2⁶² (far past any full well; ``torch.poisson`` wraps around at 2⁶³) or an infinite
+    one is its own sample, so that the pixel saturates; a NaN mean passes through."""
     if method not in ("gaussian", "poisson"):
         raise ValueError(f"method must be 'gaussian' or 'poisson', got {method!r}")
     rate = mean.detach().clamp(min=0)
     if method == "poisson":
-        sample = torch.poisson(rate, generator=generator)
+        sample = torch.poisson(rate.nan_to_num(0.0).clamp(max=_COUNT_IS_MEAN_ABOVE),
+                               generator=generator)
     else:
         sample = rate + rate.sqrt() * torch.randn(rate.shape, generator=generator,
                                                   device=rate.device, dtype=rate.dtype)
+    sample = torch.where((rate > _COUNT_IS_MEAN_ABOVE) | rate.isnan(), rate, sample)
     return straight_through(mean, sample)
 
 
