@@ -126,11 +126,12 @@ def encode_amplitude(images, illumination, row_offset, col_offset, out):
     """out = illumination·image placed at (row_offset, col_offset), zero elsewhere.
 
     ``images`` (b, h, w) real amplitude transmittance, ``illumination`` (ny, nx) complex.
-    Returns False if any image sample is NaN or infinite (checked in the same pass).
+    Returns the largest |image| sample, NaN if any is NaN or infinite (found in the same pass).
     """
     batch, ny = out.shape[:2]
     h, w = images.shape[1], images.shape[2]
     bad = False
+    peak = 0.0
     for b in range(batch):
         for k in range(ny):
             target = out[b, k]
@@ -146,8 +147,9 @@ def encode_amplitude(images, illumination, row_offset, col_offset, out):
             for j in range(w):
                 value = image[j]
                 bad |= np.isnan(value * 0)          # NaN exactly when value is not finite
+                peak = max(peak, abs(value))
                 placed[j] = value * light[j]
-    return not bad
+    return np.nan if bad else peak
 
 
 def encode_amplitude_reference(images, illumination, row_offset, col_offset):
@@ -698,8 +700,9 @@ def shot_read_adc(signal, row_area, col_area, photons, qe, prnu, dark, dsnu, sta
     (1/J). Below :data:`POISSON_EXACT_BELOW` the count is Poisson(μ) + read_noise·z; above
     it one normal draw ``n = μ + σ·z + μ·(z² − 1)/(6σ²)``, σ² = μ + read_noise², is both
     noises: the normal approximation with the Poisson skewness (a Cornish–Fisher term),
-    good to O(1/μ), σ and μ/(6σ²) in single precision. Then ``out = clip(rint(K·min(n +
-    dsnu[k, col], full_well) + offset), 0, max_level)``. Empty ``prnu``/``dsnu`` mean none.
+    good to O(1/μ), σ and μ/(6σ²) in single precision (a μ whose σ overflows it keeps n = μ,
+    so the pixel saturates). Then ``out = clip(rint(K·min(n + dsnu[k, col], full_well) +
+    offset), 0, max_level)``. Empty ``prnu``/``dsnu`` mean none.
     Row ``r = b·ny + k`` draws in pixel order from its own SFC64 stream, a copy of
     ``states[r]`` (uint64 a, b, c, counter), so the frames depend on the states alone,
     whichever rows run where.
@@ -730,7 +733,8 @@ def shot_read_adc(signal, row_area, col_area, photons, qe, prnu, dark, dsnu, sta
                 mean = count[col]
                 if mean >= POISSON_EXACT_BELOW:
                     z, a, b_, c, counter = _normal_next(a, b_, c, counter, stream)
-                    count[col] = mean + spread[col] * z + skew[col] * (z * z - 1.0)
+                    if spread[col] < np.inf:    # else μ > 3e38 e⁻: far past any full well
+                        count[col] = mean + spread[col] * z + skew[col] * (z * z - 1.0)
                     continue
                 if 0 < mean < 10:               # most likely no photo-electron at all
                     bits, a, b_, c, counter = _sfc64(a, b_, c, counter)
@@ -772,10 +776,12 @@ def shot_read_adc_reference(signal, row_area, col_area, photons, qe, prnu, dark,
         stream = np.random.Generator(bits)
         for column, mu in enumerate(mean[row]):
             if mu >= POISSON_EXACT_BELOW:
-                total = np.float32(mu + read_noise * read_noise)
-                spread, skew = np.sqrt(total), np.float32(mu) / (np.float32(6) * total)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    total = np.float32(mu + read_noise * read_noise)
+                    spread, skew = np.sqrt(total), np.float32(mu) / (np.float32(6) * total)
                 z = stream.standard_normal()
-                count[row, column] = mu + float(spread) * z + float(skew) * (z * z - 1.0)
+                count[row, column] = (mu + float(spread) * z + float(skew) * (z * z - 1.0)
+                                      if spread < np.inf else mu)
             else:
                 count[row, column] = stream.poisson(mu)
                 if read_noise > 0:

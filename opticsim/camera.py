@@ -253,7 +253,8 @@ class Camera:
 
     def _photons(self, irradiance, pitch, wavelength, exposure) -> np.ndarray:
         photons = self._power(irradiance, pitch)
-        photons *= exposure / photon_energy(wavelength)
+        with np.errstate(over="ignore"):     # inf photons at an absurd irradiance: saturated
+            photons *= exposure / photon_energy(wavelength)
         return photons
 
     def _photoelectrons(self, irradiance, pitch, wavelength, exposure) -> np.ndarray:
@@ -264,14 +265,16 @@ class Camera:
     def photons(self, field: Field, exposure=None) -> np.ndarray:
         """Mean photons per pixel ``μ_p = ∫_active E dA · t·λ/(hc)`` (EMVA 1288 eq. 1),
         ``(..., *shape)`` float64; ``exposure`` (s) defaults to the camera's."""
+        checks.instance("field", field, Field)
         return self._photons(field.intensity, field.pitch, field.wavelength,
                              self._exposure(exposure))
 
     def irradiance_to_electrons(self, field: Field, exposure=None) -> np.ndarray:
         """Mean photo-electrons per pixel ``η·μ_p`` (times the PRNU pattern), without the dark
         signal, ``(..., *shape)`` float64."""
+        checks.instance("field", field, Field)
         return self._photoelectrons(field.intensity, field.pitch, field.wavelength,
-                             self._exposure(exposure))
+                                    self._exposure(exposure))
 
     def dark_electrons(self, exposure=None) -> float:
         """Mean dark electrons ``μ_I·t`` per pixel (without DSNU)."""
@@ -285,8 +288,9 @@ class Camera:
 
         With ``noise`` the frames are unsigned integers (:attr:`dtype`): Poisson(photo + dark
         electrons) + DSNU + N(0, σ_d0²) → clip at the full well → ×K → + offset → round → clip
-        to ``0 … 2^bits − 1``, random only through ``rng`` (int seed or ``np.random.Generator``;
-        None draws fresh entropy); the same seed gives the same frames on any thread count.
+        to ``0 … 2^bits − 1``, random only through ``rng`` (int seed >= 0 or
+        ``np.random.Generator``; None draws fresh entropy; None without noise); the same seed
+        gives the same frames on any thread count.
         From a mean of 1000 e⁻ (``_kernels.POISSON_EXACT_BELOW``) a pixel's shot and read
         noise are one normal draw of the same mean, variance and skewness, whose distribution
         differs from Poisson + normal by O(1/μ) and has no lattice of whole electrons (which
@@ -296,6 +300,7 @@ class Camera:
         the mean of the noisy frames wherever no pixel clips and the temporal noise exceeds
         about ½ DN (so that rounding is unbiased).
         """
+        checks.instance("field", field, Field)
         return self._capture(field.intensity, field.pitch, field.wavelength,
                              self._exposure(exposure), rng, noise)
 
@@ -318,6 +323,8 @@ class Camera:
 
     def _capture(self, irradiance, pitch, wavelength, exposure, rng, noise) -> np.ndarray:
         if not noise:
+            if rng is not None:
+                raise ValueError("rng seeds the noise, and noise=False; leave rng None")
             electrons = self._photoelectrons(irradiance, pitch, wavelength, exposure)
             electrons += self.dark_electrons(exposure)
             signal = np.minimum(electrons + self.dsnu_pattern, self.full_well)
@@ -326,8 +333,8 @@ class Camera:
         signal, row_length, col_length = self._collected(stack, pitch)
         ny = self.shape[0]
         states = np.ones((stack.shape[0] * ny, 4), np.uint64)     # an SFC64 stream per row:
-        states[:, :3] = np.random.default_rng(rng).integers(0, 2 ** 64, (len(states), 3),
-                                                            np.uint64)    # a, b, c; counter 1
+        states[:, :3] = checks.generator("rng", rng).integers(0, 2 ** 64, (len(states), 3),
+                                                              np.uint64)  # a, b, c; counter 1
         prnu = self.prnu_pattern if self.prnu else np.empty((0, 0))
         dsnu = self.dsnu_pattern if self.dsnu else np.empty((0, 0))
         frames = np.empty((stack.shape[0],) + self.shape, self.dtype)

@@ -34,6 +34,14 @@ SEED_KEYS = ("teacher", "baseline", "student_no_kd", "student", "student_hardwar
              "student_hardware_finetuned")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, as every other user error
+    (argparse would print the whole usage first); subcommand parsers inherit it."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 class UsageError(Exception):
     """A user error reported as one line with exit code 2."""
 
@@ -255,6 +263,9 @@ def _sweep(args, argv) -> int:
         values = [r[name] for r in records]
         print(f"{name}: {min(values):.4g} … {max(values):.4g} over {len(records)} rows")
     print(f"wrote {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))})")
+    return 0
+
+
 # --- export ---------------------------------------------------------------------------------
 
 def _student_displays(path: Path, args) -> tuple[np.ndarray, float, dict]:
@@ -491,7 +502,7 @@ def parser() -> argparse.ArgumentParser:
     """The ``opticsim`` argument parser, one subcommand per job."""
     from .sweep import add_run_options
 
-    root = argparse.ArgumentParser(prog="opticsim", description=__doc__.split("\n")[0])
+    root = _Parser(prog="opticsim", description=__doc__.split("\n")[0])
     root.add_argument("--version", action="version", version=f"opticsim {__version__}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
@@ -554,6 +565,15 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _user_error(error: Exception) -> str:
+    """One line for a user error: an ``OSError`` as ``path: reason`` (the path the user gave,
+    not a temporary file beside it), anything else as its message."""
+    if isinstance(error, OSError) and error.strerror:
+        path = error.filename2 or error.filename
+        return f"{path}: {error.strerror}" if path else error.strerror
+    return " ".join(str(error).split())
+
+
 def main(argv=None) -> int:
     """Run the ``opticsim`` command line on ``argv`` (default ``sys.argv[1:]``); returns the
     exit code: 0, 1 for a user error (one line on stderr), 2 for a usage error."""
@@ -563,7 +583,11 @@ def main(argv=None) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     try:
+        for option in ("out", "data_root"):
+            if getattr(args, option, None) == "":
+                raise ValueError(f"--{option.replace('_', '-')} must be a path, got an empty "
+                                 "string")
         return args.handler(args, argv)
-    except (ValueError, FileExistsError, FileNotFoundError, PermissionError, OSError) as error:
-        print(f"opticsim {args.command}: error: {error}", file=sys.stderr)
+    except (ValueError, OSError) as error:  # FileExistsError, PermissionError… are OSErrors
+        print(f"opticsim {args.command}: error: {_user_error(error)}", file=sys.stderr)
         return 1

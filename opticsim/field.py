@@ -18,7 +18,8 @@ from .grid import coordinates
 
 def as_complex(data, dtype=None) -> np.ndarray:
     """Complex, C-contiguous, SIMD-aligned copy of ``data``: complex128 stays double,
-    everything else becomes complex64 unless ``dtype`` asks otherwise."""
+    everything else becomes complex64 unless ``dtype`` asks otherwise. A value beyond the
+    precision's range becomes inf without a warning; :func:`checks.representable` tells."""
     data = np.asarray(data)
     if dtype is None:
         dtype = np.complex128 if data.dtype == np.complex128 else np.complex64
@@ -26,7 +27,8 @@ def as_complex(data, dtype=None) -> np.ndarray:
     if dtype not in (np.complex64, np.complex128):
         raise ValueError(f"dtype must be complex64 or complex128, got {dtype}")
     out = fft.empty(data.shape, dtype)
-    np.copyto(out, data, casting="unsafe")
+    with np.errstate(over="ignore"):
+        np.copyto(out, data, casting="unsafe")
     return out
 
 
@@ -38,7 +40,9 @@ class Field:
     ----------
     data : array_like
         Complex amplitude in √(W/m²); leading axes are a batch. Copied into an aligned
-        complex64 array (complex128 is kept), so the field never aliases user memory.
+        complex64 array (complex128 is kept), so the field never aliases user memory. Every
+        sample must be finite, and stay so in that precision with its ``|E|²``
+        (``ValueError`` otherwise).
     pitch : float or (float, float)
         Sample spacing ``dy, dx`` in metres.
     wavelength : float
@@ -50,8 +54,8 @@ class Field:
     wavelength: float
 
     def __post_init__(self):
-        data = checks.finite_array("data", np.asarray(self.data))
-        object.__setattr__(self, "data", as_complex(data))
+        data = checks.sample_array("data", np.asarray(self.data))
+        object.__setattr__(self, "data", checks.representable("data", as_complex(data), data))
         object.__setattr__(self, "pitch", checks.pair("pitch", self.pitch))
         object.__setattr__(self, "wavelength", checks.positive("wavelength", self.wavelength))
 

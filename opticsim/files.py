@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 
 def write_atomic(path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, then move it into place: a reader
-    sees the old file or the new one, never a partial one. The file gets the permissions a
-    plain ``open`` would give (``0o666`` less the umask), not ``mkstemp``'s ``0o600``."""
+    sees the old file or the new one, never a partial one. The file is created with mode
+    ``0o666`` and the kernel applies the user's umask, as for a plain ``open`` (``mkstemp``
+    would leave ``0o600``; reading the umask would mean setting it, racing other threads)."""
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    while True:
+        temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:             # another writer drew the same name: draw again
+            continue
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 

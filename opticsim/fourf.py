@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _kernels, checks, fft, readout
 from .camera import Camera, photon_energy
-from .field import Field
+from .field import Field, as_complex
 from .grid import embed_centred, focal_pitch, invert, place_centred
 from .laser import Laser
 from .lens import Lens
@@ -34,13 +34,6 @@ _CHUNK_BYTES = 4 << 20
 # once, each FFT on one thread (15-20 % faster than two-thread FFTs for 64²-256² frames here).
 _FRAME_PARALLEL_SAMPLES = 256 * 256
 _CORE_CHUNK_BYTES = 1 << 20
-
-
-def _element(name: str, value, kind, optional: bool = True):
-    if (value is None and optional) or isinstance(value, kind):
-        return
-    raise ValueError(f"{name} must be an opticsim.{kind.__name__}"
-                     f"{' or None' if optional else ''}, got {type(value).__name__}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,12 +67,12 @@ class FourF:
     dtype: type = np.complex64
 
     def __post_init__(self):
-        _element("laser", self.laser, Laser, optional=False)
-        _element("lens1", self.lens1, Lens, optional=False)
-        _element("lens2", self.lens2, Lens, optional=False)
-        _element("input_slm", self.input_slm, SLM)
-        _element("fourier_slm", self.fourier_slm, SLM)
-        _element("camera", self.camera, Camera)
+        checks.instance("laser", self.laser, Laser)
+        checks.instance("lens1", self.lens1, Lens)
+        checks.instance("lens2", self.lens2, Lens)
+        checks.instance("input_slm", self.input_slm, SLM, optional=True)
+        checks.instance("fourier_slm", self.fourier_slm, SLM, optional=True)
+        checks.instance("camera", self.camera, Camera, optional=True)
         self._set_grid()
         if self.readout not in readout.READOUTS:
             raise ValueError(f"readout must be one of {readout.READOUTS}, got {self.readout!r}")
@@ -97,7 +90,9 @@ class FourF:
         pupil = self.lens1.pupil(self.shape, self.pitch, np.complex128)
         if pupil is not None:
             illumination = illumination * pupil
-        object.__setattr__(self, "_illumination", illumination.astype(dtype))
+        object.__setattr__(self, "_illumination", checks.representable(
+            f"the field of laser power={self.laser.power!r} W", as_complex(illumination, dtype),
+            illumination))
         object.__setattr__(self, "_fourier_pupil",
                            self.lens2.pupil(self.fourier_shape, self.fourier_pitch, dtype))
 
@@ -184,7 +179,7 @@ class FourF:
         if images.ndim not in (2, 3, 4):
             raise ValueError(f"images must be (H, W), (B, H, W) or (B, C_in, H, W), got shape "
                              f"{images.shape}")
-        if np.iscomplexobj(images) or not np.issubdtype(images.dtype, np.number):
+        if np.iscomplexobj(checks.numeric("images", images)):
             raise ValueError("images must be real")
         real = np.float64 if self.dtype == np.complex128 else np.float32
         if images.ndim == 4:
@@ -219,8 +214,14 @@ class FourF:
         returns the rows outside which it is zero when they are known."""
         if self.input_slm is None:
             offset = place_centred(stack.shape[-2:], self.shape)
-            if not _kernels.encode_amplitude(stack, self._illumination, *offset, out):
+            peak = _kernels.encode_amplitude(stack, self._illumination, *offset, out)
+            if math.isnan(peak):
                 raise ValueError("images contain NaN or infinite samples")
+            if peak > 1:
+                raise ValueError(
+                    f"images must be amplitude transmittances in [-1, 1] without an input_slm "
+                    f"(a passive modulator transmits at most 1), got |t| up to {peak:g}; scale "
+                    "8-bit images by 1/255, or model the panel with an input_slm")
             return offset[0], offset[0] + stack.shape[-2]
         self.input_slm.encode(stack, self._illumination, self.pitch, self.wavelength, out=out)
         return self._lit_rows(stack.shape[-2])
@@ -238,7 +239,7 @@ class FourF:
 
     def _mask_stack(self, mask) -> tuple[np.ndarray, tuple]:
         """Masks as a ``(D, h, w)`` stack of displays, and the leading shape to restore."""
-        mask = np.asarray(mask)
+        mask = checks.numeric("mask", np.asarray(mask))
         lead_max = 2 if self.readout == "differential" else 1
         if mask.ndim < 2 or mask.ndim > 2 + lead_max or mask.shape[-2:] != self.mask_shape:
             form = "(C, 2, h, w) or (2, h, w)" if self.readout == "differential" else \
@@ -383,18 +384,26 @@ class FourF:
     def run(self, images, mask=None, *, gray=None, layout=None, rng=None, exposure=None):
         """What the detector reports for ``images`` through the Fourier ``mask``.
 
-        ``images``: ``(H, W)`` or ``(B, H, W)`` (amplitudes, or what the input SLM quantises),
+        ``images``: ``(H, W)`` or ``(B, H, W)`` (amplitude transmittances in [−1, 1], or what
+        the input SLM quantises),
         or ``(B, C_in, H, W)`` laid out by ``layout`` (:meth:`layout`). ``mask``: ``(h, w)`` or
         ``(C, h, w)`` complex transmittances of :attr:`mask_shape`, one time-multiplexed frame
         per channel (``(C, 2, h, w)`` or ``(2, h, w)`` ± pairs for the differential readout);
         or ``gray``, Fourier-SLM gray levels of the same shape. ``rng`` seeds the camera noise
-        and ``exposure`` (s) overrides the camera's.
+        and ``exposure`` (s) overrides the camera's; either one without a camera that takes
+        the frame (none, or ``readout="field"``) is a ``ValueError``, not silently ignored.
 
         Returns ``(B, [C,] ny, nx)`` frames as the detector sees them (inverted): irradiance
         in W/m² without a camera, digital numbers with one, their signed difference for the
         differential readout, the complex field for ``readout="field"``. With a ``layout``,
         each output channel's upright linear convolution ``(B, C_out, th, tw)``.
         """
+        if self.camera is None or self.readout == "field":
+            for name, value in (("exposure", exposure), ("rng", rng)):
+                if value is not None:
+                    raise ValueError(f"{name} applies to the camera, and this FourF has "
+                                     f"{'no camera' if self.camera is None else 'readout=field'}"
+                                     f"; leave {name} None")
         stack, image_ndim = self._images(images, layout)
         lead = np.shape(mask if mask is not None else gray)[:-2]
         masks, grays = self._display_source(mask, gray)
@@ -482,7 +491,7 @@ class FourF:
         """Displayed masks for kernels ``(C_out, C_in, K_y, K_x)`` on ``layout``: each pair's
         kernel shifted so all input channels add on their output's region (and, tiled, every
         output on one display); split into ± pairs for the differential readout."""
-        kernels = np.asarray(kernels)
+        kernels = checks.finite_array("kernels", np.asarray(kernels))
         expected = (layout.out_channels, layout.in_channels) + tuple(layout.kernel_shape)
         if kernels.shape != expected:
             raise ValueError(f"kernels must have shape {expected}, got {kernels.shape}")
@@ -507,7 +516,7 @@ class FourF:
         ``h[q] = (δ_y·δ_x/(N_y·N_x))·Σ_κ M(κ)·exp(i2π q·κ/N)`` over the mask samples κ spaced
         δ = fourier_pitch/fft_pitch apart (an inverse FFT when δ = 1), q from the grid centre.
         """
-        masks = np.asarray(mask)
+        masks = checks.finite_array("mask", np.asarray(mask))
         if masks.shape[-2:] != self.mask_shape:
             raise ValueError(f"mask must end in {self.mask_shape}, got {masks.shape}")
         if self.fourier_slm is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import checks
+from .checks import SamplingWarning
 from .field import Field, as_complex
 from .grid import radius_squared
 
@@ -40,17 +42,29 @@ class Laser:
             raise ValueError("waist applies only to profile='gaussian'")
 
     def amplitude(self, shape, pitch) -> np.ndarray:
-        """Real amplitude (√(W/m²)) on a centred grid, float64, carrying ``power`` watts."""
+        """Real amplitude (√(W/m²)) on a centred grid, float64, carrying ``power`` watts.
+
+        Warns (:class:`SamplingWarning`) when a Gaussian ``waist`` is below the pitch: the
+        beam then covers a few samples or one, and its profile is lost."""
         shape, pitch = checks.shape2("shape", shape), checks.pair("pitch", pitch)
         if self.profile == "flat":
             amplitude = np.ones(shape)
         else:
-            amplitude = np.exp(-radius_squared(shape, pitch) / self.waist ** 2)
+            if self.waist < max(pitch):
+                warnings.warn(
+                    f"waist {self.waist} m is below the grid pitch {pitch} m, so the Gaussian "
+                    "beam is undersampled (its power lands on a few samples); use a pitch "
+                    "below the waist or a larger waist", SamplingWarning, stacklevel=2)
+            with np.errstate(over="ignore"):     # r²/w² → inf far out: exp gives 0
+                amplitude = np.exp(-radius_squared(shape, pitch) / self.waist / self.waist)
         grid_power = np.sum(amplitude ** 2) * pitch[0] * pitch[1]
-        return amplitude * np.sqrt(self.power / grid_power)
+        return amplitude * (np.sqrt(self.power) / np.sqrt(grid_power))
 
     def field(self, shape, pitch, dtype=np.complex64) -> Field:
         """The illuminating field on a centred ``shape`` grid of ``pitch`` (m), ``dtype``
-        complex64 or complex128."""
-        data = as_complex(self.amplitude(shape, pitch), dtype)
+        complex64 or complex128; ``ValueError`` when its amplitude or irradiance overflows
+        ``dtype`` (an absurd ``power`` for the grid)."""
+        amplitude = self.amplitude(shape, pitch)
+        data = checks.representable(f"the field of power={self.power!r} W",
+                                    as_complex(amplitude, dtype), amplitude)
         return Field._trusted(data, checks.pair("pitch", pitch), self.wavelength)

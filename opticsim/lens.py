@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import types
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,7 @@ from .checks import SamplingWarning
 from .field import Field
 from .grid import coordinates, polar, radius_squared
 from .propagate import lens_ft
-from .zernike import noll_to_nm, wavefront
+from .zernike import wavefront
 
 
 def circular_aperture(shape, pitch, diameter: float) -> np.ndarray:
@@ -44,17 +45,18 @@ class Lens:
         object.__setattr__(self, "focal_length", checks.positive("focal_length", self.focal_length))
         if self.diameter is not None:
             object.__setattr__(self, "diameter", checks.positive("diameter", self.diameter))
-        terms = dict(self.zernike or {})
-        for index, coefficient in terms.items():
-            noll_to_nm(index)
-            if not math.isfinite(float(coefficient)):
-                raise ValueError(f"zernike[{index}] must be a finite number of waves RMS, "
-                                 f"got {coefficient!r}")
+        if self.zernike is not None and not isinstance(self.zernike, Mapping):
+            raise checks.ArgumentTypeError(
+                f"zernike must be a dict {{noll_index: waves RMS}} or None, got "
+                f"{type(self.zernike).__name__}")
+        terms = {}
+        for index, coefficient in (self.zernike or {}).items():
+            noll = checks.integer("zernike keys (Noll indices)", index, 1)
+            terms[noll] = checks.finite(f"zernike[{index}]", coefficient, "waves RMS")
         if terms and self.diameter is None:
             raise ValueError("zernike aberrations need the lens diameter, which sets the "
                              "normalisation radius of the pupil")
-        object.__setattr__(self, "zernike", types.MappingProxyType(
-            {int(k): float(v) for k, v in terms.items()}))
+        object.__setattr__(self, "zernike", types.MappingProxyType(terms))
 
     @property
     def ideal(self) -> bool:
@@ -76,6 +78,7 @@ class Lens:
 
     def apply_pupil(self, field: Field) -> Field:
         """The field times the pupil function (clear aperture and aberrations)."""
+        checks.instance("field", field, Field)
         pupil = self.pupil(field.shape, field.pitch, field.data.dtype)
         return field if pupil is None else field * pupil
 
@@ -104,6 +107,7 @@ class Lens:
 
     def apply(self, field: Field) -> Field:
         """Pass ``field`` through the thin lens in its own plane."""
+        checks.instance("field", field, Field)
         return field * self.transmittance(field.shape, field.pitch, field.wavelength,
                                           field.data.dtype)
 

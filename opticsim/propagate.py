@@ -44,6 +44,7 @@ def lens_ft(field: Field, focal_length: float, out_pitch=None, out_shape=None) -
     pitch ``(dy, dx)`` and shape by a matrix Fourier transform (Soummer et al., Opt. Express
     15:15935, 2007), as for a Fourier-plane SLM of another pitch.
     """
+    checks.instance("field", field, Field)
     focal_length = checks.positive("focal_length", focal_length)
     if out_pitch is None and out_shape is None:
         return _lens_fft(field, focal_length)
@@ -136,7 +137,7 @@ def _asm_transfer(shape, pitch, wavelength, distance, window, band_limit, dtype_
     transfer[evanescent] = np.exp(-2 * np.pi * distance * np.sqrt(
         freq_sq[evanescent] - 1.0 / wavelength ** 2))
     if band_limit:
-        limit_y, limit_x = (1.0 / (wavelength * math.sqrt((distance / w) ** 2 + 1)) for w in window)
+        limit_y, limit_x = (1.0 / (wavelength * math.hypot(distance / w, 1)) for w in window)
         transfer *= (np.abs(fy) <= limit_y) & (np.abs(fx) <= limit_x)
     transfer /= shape[0] * shape[1]
     transfer = transfer.astype(dtype_str)
@@ -153,12 +154,13 @@ def angular_spectrum(field: Field, distance: float, band_limit: bool = True) -> 
     S the window (Matsushima & Shimobaba, Opt. Express 17:19662, 2009), which removes the
     aliasing of its undersampled chirp at long distances.
     """
-    distance = checks.positive("distance", distance)
+    distance = checks.distance("distance", distance, checks.instance("field", field,
+                                                                     Field).wavelength)
     ny, nx = field.shape
     padded_shape = (2 * ny, 2 * nx)
     window = field.extent
     if not band_limit:
-        limit = min(1.0 / (field.wavelength * math.sqrt((distance / w) ** 2 + 1)) for w in window)
+        limit = min(1.0 / (field.wavelength * math.hypot(distance / w, 1)) for w in window)
         nyquist = 1.0 / (2 * max(field.pitch))
         if limit < nyquist:
             warnings.warn(
@@ -181,6 +183,7 @@ def angular_spectrum(field: Field, distance: float, band_limit: bool = True) -> 
 
 def critical_distance(field: Field) -> tuple[float, float]:
     """Fresnel critical distance ``N·dx²/λ`` per axis (metres), where ``dx = λz/L``."""
+    checks.instance("field", field, Field)
     return tuple(n * d * d / field.wavelength for n, d in zip(field.shape, field.pitch))
 
 
@@ -228,7 +231,8 @@ def fresnel(field: Field, distance: float, method: str = "auto") -> Field:
     input grid; a ``SamplingWarning`` says when the chosen chirp is undersampled or when the
     diffracted field would outgrow the window and wrap around.
     """
-    distance = checks.positive("distance", distance)
+    distance = checks.distance("distance", distance, checks.instance("field", field,
+                                                                     Field).wavelength)
     if method not in ("auto", "tf", "ir"):
         raise ValueError(f"method must be 'auto', 'tf' or 'ir', got {method!r}")
     critical = critical_distance(field)

@@ -407,6 +407,7 @@ class SLM:
         The panel's H·s × W·s samples sit centred on the field grid, which must be at least
         that large; outside the panel nothing is transmitted.
         """
+        checks.instance("field", field, Field)
         rows, cols = self.sample_shape
         if field.shape[0] < rows or field.shape[1] < cols:
             raise ValueError(f"field grid {field.shape} is smaller than the panel's "

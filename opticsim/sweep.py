@@ -280,9 +280,11 @@ class KernelError:
         displays = self.displays(fourf, layout)
         ideal = self.ideal(fourf.readout)
         ideal_power = np.sum(np.abs(ideal) ** 2)
+        camera = fourf.camera is not None and fourf.readout != "field"      # draws noise
         results = []
         for seed in seeds:
-            frames = fourf.run(self.images[:, None], layout=layout, rng=seed, **displays)[:, 0]
+            noise = {"rng": seed} if camera else {}
+            frames = fourf.run(self.images[:, None], layout=layout, **noise, **displays)[:, 0]
             frames = frames.astype(np.complex128 if np.iscomplexobj(frames) else np.float64)
             if fourf.camera is not None and fourf.readout != "differential":
                 frames = frames - fourf.camera.offset

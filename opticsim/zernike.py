@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from . import checks
+
 
 def noll_to_nm(index: int) -> tuple[int, int]:
     """Radial order n and signed azimuthal frequency m of Noll index ``index`` (≥ 1).
@@ -16,8 +18,7 @@ def noll_to_nm(index: int) -> tuple[int, int]:
     Even indices carry cos(mθ) (m > 0), odd ones sin(|m|θ) (m < 0): 2 → (1, 1), 3 → (1, −1),
     4 → (2, 0) defocus, 5 → (2, −2), 6 → (2, 2), 11 → (4, 0) spherical.
     """
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 1:
-        raise ValueError(f"Noll index must be an integer >= 1, got {index!r}")
+    index = checks.integer("Noll index", index, 1)
     n = int((math.isqrt(8 * index - 7) - 1) // 2)
     position = index - n * (n + 1) // 2
     m = 2 * (position // 2) if n % 2 == 0 else 2 * ((position - 1) // 2) + 1

@@ -61,23 +61,23 @@ def test_intensity_shift(dtype, shape):
 def test_encode_amplitude(dtype, offset):
     rng = np.random.default_rng(3)
     real = np.float32 if dtype == np.complex64 else np.float64
-    images = rng.random((2, 9, 11)).astype(real)
+    images = (rng.random((2, 9, 11)) * 2 - 1).astype(real)
     illumination = _complex(rng, (15, 16), dtype)
     out = np.full((2, 15, 16), np.nan, dtype)
-    assert _kernels.encode_amplitude(images, illumination, *offset, out)
+    assert _kernels.encode_amplitude(images, illumination, *offset, out) == np.abs(images).max()
     expected = _kernels.encode_amplitude_reference(images, illumination, *offset)
     np.testing.assert_allclose(out, expected, **_tolerance(dtype))
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_encode_amplitude_flags_non_finite_samples(bad):
-    images = np.ones((3, 8, 8), np.float32)
+    images = np.full((3, 8, 8), 0.25, np.float32)
     images[2, 7, 0] = bad
     out = np.empty((3, 64, 64), np.complex64)
     illumination = np.ones((64, 64), np.complex64)
-    assert not _kernels.encode_amplitude(images, illumination, 10, 20, out)
-    images[2, 7, 0] = 0.5
-    assert _kernels.encode_amplitude(images, illumination, 10, 20, out)
+    assert np.isnan(_kernels.encode_amplitude(images, illumination, 10, 20, out))
+    images[2, 7, 0] = -0.5
+    assert _kernels.encode_amplitude(images, illumination, 10, 20, out) == 0.5
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -76,9 +76,7 @@ class Optical4fConv(nn.Module):
                  mask: str = "phase", hardware: bool = True, *, image_shape=None,
                  eval_noise: bool = False, shot_noise: str = "poisson", seed: int = 0):
         super().__init__()
-        if not isinstance(fourf, FourF):
-            raise ValueError(f"fourf must be an opticsim.FourF, got {type(fourf).__name__}")
-        self.fourf = fourf
+        self.fourf = checks.instance("fourf", fourf, FourF)
         self.in_channels = checks.integer("in_channels", in_channels, 1)
         self.out_channels = checks.integer("out_channels", out_channels, 1)
         self.kernel_shape = checks.shape2("kernel_size", kernel_size)
@@ -92,6 +90,11 @@ class Optical4fConv(nn.Module):
         self.mask = mask
         self.hardware = bool(hardware)
         self.eval_noise = bool(eval_noise)
+        if self.eval_noise and (not self.hardware or fourf.camera is None
+                                or fourf.readout == "field"):
+            raise ValueError("eval_noise applies to the camera noise of a hardware layer, and "
+                             "this one has hardware=False, no camera or readout='field'; leave "
+                             "eval_noise False")
         self.seed = checks.integer("seed", seed, 0)
         wavelength = fourf.wavelength
         self.input_panel = (None if fourf.input_slm is None
@@ -297,11 +300,13 @@ class Optical4fConv(nn.Module):
         trained digital layer's) on the layout for ``image_shape`` (default the layer's):
         :func:`masks_from_kernels` divided by its largest modulus ``s`` (a passive SLM
         transmits at most 1), keeping the phase, the amplitude or both as the mask kind allows.
-        Returns ``s``: the output field is the convolution divided by ``s``."""
+        Returns ``s``: the output field is the convolution divided by ``s``. NaN or infinite
+        kernels are a ``ValueError`` (they would turn every parameter into NaN)."""
         image_shape = self.image_shape if image_shape is None else image_shape
         if image_shape is None:
             raise ValueError("image_shape must be given: the layer has no fixed image_shape")
         kernels = torch.as_tensor(kernels).detach().cpu()
+        checks.all_finite("kernels", bool(torch.isfinite(kernels).all()))
         kernels = kernels.to(torch.complex128 if kernels.is_complex() else torch.float64)
         masks = masks_from_kernels(self.fourf, kernels, self.layout(image_shape))
         scale = float(masks.abs().max())
@@ -352,8 +357,12 @@ class Optical4fConv(nn.Module):
         batch, device, real = images.shape[0], images.device, images.dtype
         fourf = self.fourf
         plan = self._plan(tuple(images.shape[-2:]), device)
+        if batch == 0:                          # nothing to transform (FFTs refuse it)
+            dtype = complex_dtype(real) if fourf.readout == "field" else real
+            return images.new_zeros((0, self.out_channels) + tuple(plan["region_shape"]),
+                                    dtype=dtype)
         tensors = self._tensors(device, real)
-        flat = torch.cat([images.new_zeros(batch, 1), images.reshape(batch, -1)], dim=1)
+        flat = torch.cat([images.new_zeros(batch, 1), images.flatten(1)], dim=1)
         pattern = flat[:, plan["place"]].reshape((batch,) + fourf.shape)       # channel layout
         if self.input_panel is None:
             source = pattern.to(complex_dtype(real))
@@ -379,5 +388,5 @@ class Optical4fConv(nn.Module):
                 frames = self.camera(frames, noise, stream)
         if fourf.readout == "differential":
             frames = frames[:, 0::2] - frames[:, 1::2]
-        regions = frames.reshape(frames.shape[:2] + (-1,))[..., plan["regions"]]
+        regions = frames.flatten(2)[..., plan["regions"]]
         return regions.reshape((batch, self.out_channels) + tuple(plan["region_shape"]))

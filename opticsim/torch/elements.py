@@ -83,8 +83,7 @@ class SLMPanel(nn.Module):
 
     def __init__(self, slm: SLM, wavelength: float, grid_shape):
         super().__init__()
-        if not isinstance(slm, SLM):
-            raise ValueError(f"slm must be an opticsim.SLM, got {type(slm).__name__}")
+        checks.instance("slm", slm, SLM)
         self.slm = slm
         self.wavelength = checks.positive("wavelength", wavelength)
         self.grid_shape = checks.shape2("grid_shape", grid_shape)
@@ -191,8 +190,7 @@ class CameraResponse(nn.Module):
     def __init__(self, camera: Camera, sample_shape, sample_pitch, wavelength: float,
                  shot: str = "poisson"):
         super().__init__()
-        if not isinstance(camera, Camera):
-            raise ValueError(f"camera must be an opticsim.Camera, got {type(camera).__name__}")
+        checks.instance("camera", camera, Camera)
         if shot not in SHOT_NOISE:
             raise ValueError(f"shot must be one of {SHOT_NOISE}, got {shot!r}")
         self.camera = camera
@@ -265,8 +263,7 @@ class IdealFourF(nn.Module):
 
     def __init__(self, fourf: FourF, image_shape):
         super().__init__()
-        if not isinstance(fourf, FourF):
-            raise ValueError(f"fourf must be an opticsim.FourF, got {type(fourf).__name__}")
+        checks.instance("fourf", fourf, FourF)
         image_shape = checks.shape2("image_shape", image_shape)
         if image_shape[0] > fourf.shape[0] or image_shape[1] > fourf.shape[1]:
             raise ValueError(f"image_shape {image_shape} does not fit the {fourf.shape} grid")

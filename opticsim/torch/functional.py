@@ -13,6 +13,8 @@ from opticsim.grid import place_centred
 from opticsim.propagate import mft_matrices
 
 _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
+# A mean count beyond which the shot-noise sample is the mean itself (relative spread < 1e-9)
+_COUNT_IS_MEAN_ABOVE = 2.0 ** 62
 
 
 def complex_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -172,10 +174,12 @@ def mask_from_kernel(fourf: FourF, kernel: torch.Tensor) -> torch.Tensor:
     """Fourier-plane transmittance ``(..., *fourf.mask_shape)`` whose 4f output is the
     convolution with ``kernel`` ``(..., Ky, Kx)`` (grid samples):
     ``M(κ) = Σ_q h[q]·exp(−i2π(q − K//2)·κ/N)`` at the mask samples κ (the Fourier SLM's pixel
-    centres), as :meth:`FourF.mask_from_kernel`, differentiable in the kernel."""
+    centres), as :meth:`FourF.mask_from_kernel`, differentiable in the kernel. A NaN or
+    infinite kernel sample is a ``ValueError`` (it would make every mask sample NaN)."""
     ky, kx = kernel.shape[-2:]
     if ky > fourf.shape[0] or kx > fourf.shape[1]:
         raise ValueError(f"kernel of {(ky, kx)} samples does not fit the {fourf.shape} grid")
+    checks.all_finite("kernel", bool(torch.isfinite(kernel).all()))
     kernel = kernel.to(complex_dtype(kernel.dtype))
     rows, cols = (_as_tensor(f, kernel) for f in _kernel_factors(fourf, (ky, kx)))
     return rows @ kernel @ cols.transpose(0, 1)
@@ -185,9 +189,10 @@ def kernel_from_mask(fourf: FourF, mask: torch.Tensor, kernel_shape=None) -> tor
     """Centred spatial kernel (complex, grid samples) of a Fourier ``mask``
     ``(..., *fourf.mask_shape)``, each Fourier-SLM pixel held over its samples
     (:meth:`FourF.kernel_from_mask`); cropped around the centre to ``kernel_shape`` when given.
-    Inverts :func:`mask_from_kernel` on an ideal grid."""
+    Inverts :func:`mask_from_kernel` on an ideal grid; refuses a NaN or infinite mask."""
     if tuple(mask.shape[-2:]) != fourf.mask_shape:
         raise ValueError(f"mask must end in {fourf.mask_shape}, got {tuple(mask.shape)}")
+    checks.all_finite("mask", bool(torch.isfinite(mask).all()))
     mask = mask.to(complex_dtype(mask.dtype))
     if fourf.fourier_slm is not None:
         oversample = fourf.fourier_slm.oversample
@@ -321,15 +326,19 @@ def shot_noise(mean: torch.Tensor, generator: torch.Generator,
                method: str = "gaussian") -> torch.Tensor:
     """A photon/electron count sample of mean ``mean`` (≥ 0): ``"poisson"`` draws
     Poisson(mean), ``"gaussian"`` its normal approximation ``mean + √mean·z``. Either way the
-    gradient with respect to ``mean`` is 1, the derivative of the expected count."""
+    gradient with respect to ``mean`` is 1, the derivative of the expected count. A mean
+    above 2⁶² (far past any full well; ``torch.poisson`` wraps around at 2⁶³) or an infinite
+    one is its own sample, so that the pixel saturates; a NaN mean passes through."""
     if method not in ("gaussian", "poisson"):
         raise ValueError(f"method must be 'gaussian' or 'poisson', got {method!r}")
     rate = mean.detach().clamp(min=0)
     if method == "poisson":
-        sample = torch.poisson(rate, generator=generator)
+        sample = torch.poisson(rate.nan_to_num(0.0).clamp(max=_COUNT_IS_MEAN_ABOVE),
+                               generator=generator)
     else:
         sample = rate + rate.sqrt() * torch.randn(rate.shape, generator=generator,
                                                   device=rate.device, dtype=rate.dtype)
+    sample = torch.where((rate > _COUNT_IS_MEAN_ABOVE) | rate.isnan(), rate, sample)
     return straight_through(mean, sample)
 
 
