@@ -546,7 +546,16 @@ def integrate_pixels_reference(irradiance, row_start, row_weight, col_start, col
 # NumPy's algorithms: the ziggurat normal with its tables (as numba ships them), Poisson by
 # multiplication below a mean of 10 and by PTRS (Hörmann 1993) above, so a NumPy Generator on
 # the same state draws the same numbers.
-POISSON_EXACT_BELOW = 1000.0      # e⁻; above, the shot noise is the skewed normal of shot_read_adc
+#
+# From POISSON_EXACT_BELOW e⁻ on, shot and read noise are one skewed normal draw (see
+# shot_read_adc): its mean and third central moment are the Poisson's, its variance exceeds
+# μ + σ_d0² by 2·(μ/(6σ²))² ≤ 1/18 e⁻², and the largest difference between its distribution
+# and that of Poisson(μ) + N(0, σ_d0²) is 3.2e-4 at μ = 20 e⁻ for a read noise σ_d0 ≥ 0.5 e⁻
+# (1.5e-4 at 2.3 e⁻; it falls as 1/μ), less than a plain N(μ, μ) reaches at 1000 e⁻ (2.1e-3).
+# Below 20 e⁻ the count is drawn exactly: there the skewness 1/√μ is large and few electrons
+# are cheap to draw. The draw has no lattice of whole electrons, which only a read noise below
+# ~0.5 e⁻ leaves visible.
+POISSON_EXACT_BELOW = 20.0        # e⁻
 _ZIGGURAT_K = _random_tables.ki_double.astype(np.int64)
 _ZIGGURAT_W = _random_tables.wi_double
 _ZIGGURAT_F = _random_tables.fi_double
