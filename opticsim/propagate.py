@@ -222,19 +222,25 @@ def fresnel(field: Field, distance: float, method: str = "auto") -> Field:
     """Propagate ``distance`` metres in the Fresnel (paraxial) approximation.
 
     ``method="tf"`` multiplies the spectrum by ``exp(ikz)·exp(−iπλz(fx² + fy²))``;
-    ``"ir"`` convolves with ``exp(ikz)/(iλz)·exp(iπ(x² + y²)/(λz))``; ``"auto"`` picks the
-    one whose chirp is sampled: the transfer function for ``z ≤ N·dx²/λ``, the impulse
-    response beyond (Voelz & Roggemann, Appl. Opt. 48:6132, 2009). The result lives on the
-    input grid; a ``SamplingWarning`` says when the chosen chirp is undersampled or when the
-    diffracted field would outgrow the window and wrap around.
+    ``"ir"`` convolves with ``exp(ikz)/(iλz)·exp(iπ(x² + y²)/(λz))``: both keep the input
+    grid. ``"single"`` is the single-transform (one-step) Fresnel integral
+    ``U(x') = exp(ikz)/(iλz)·exp(iπx'²/(λz))·Σ u(x)·exp(iπx²/(λz))·exp(−i2π x·x'/(λz)) dx dy``
+    (Goodman eq. 4-17), one FFT whose output is sampled at pitch ``λz/(N·dx)`` per axis on
+    the same number of samples, a window ``λz/dx`` that grows with z; power is conserved
+    exactly and its input chirp is sampled for ``z ≥ N·dx²/λ``. ``"auto"`` picks the one
+    whose chirp is sampled: the transfer function for ``z ≤ N·dx²/λ``, the impulse response
+    beyond (Voelz & Roggemann, Appl. Opt. 48:6132, 2009), and the single transform beyond
+    where the diffracted field would outgrow the input window and wrap around. A
+    ``SamplingWarning`` says when the chosen chirp is undersampled or when the field wraps.
     """
     distance = checks.positive("distance", distance)
-    if method not in ("auto", "tf", "ir"):
-        raise ValueError(f"method must be 'auto', 'tf' or 'ir', got {method!r}")
+    if method not in ("auto", "tf", "ir", "single"):
+        raise ValueError(f"method must be 'auto', 'tf', 'ir' or 'single', got {method!r}")
     critical = critical_distance(field)
     tf_valid = distance <= min(critical)
     ir_valid = distance >= max(critical)
-    if method == "auto":
+    automatic = method == "auto"
+    if automatic:
         if tf_valid or ir_valid:
             method = "tf" if tf_valid else "ir"
         else:
@@ -243,23 +249,56 @@ def fresnel(field: Field, distance: float, method: str = "auto") -> Field:
                 f"z = {distance} m lies between the critical distances {critical} m of the two "
                 "axes, so neither Fresnel method samples its chirp on both; use equal pitch "
                 "and size on both axes or angular_spectrum", SamplingWarning, stacklevel=2)
-    elif (method == "tf" and not tf_valid) or (method == "ir" and not ir_valid):
+    elif (method in ("ir", "single") and not ir_valid) or (method == "tf" and not tf_valid):
         better = "ir" if method == "tf" else "tf"
         warnings.warn(
             f"method={method!r} undersamples its chirp at z = {distance} m (critical distance "
             f"N·dx²/λ = {min(critical):.4g} m); use method={better!r} or 'auto'",
             SamplingWarning, stacklevel=2)
+    if method == "single":
+        return _fresnel_single(field, distance)
+    spectrum = fft.fft2(field.data)
+    wraps = _wrap_message(field, spectrum, distance)
+    if wraps is not None and automatic and ir_valid:
+        return _fresnel_single(field, distance)
+    if wraps is not None:
+        warnings.warn(wraps, SamplingWarning, stacklevel=2)
     dtype = field.data.dtype
     transfer = _fresnel_transfer(field.shape, field.pitch, field.wavelength, distance, method,
                                  dtype.str)
-    spectrum = fft.fft2(field.data)
-    _warn_if_wraps(field, spectrum, distance)
     spectrum *= transfer
     return field.replace(fft.fft2(spectrum, inverse=True, out=spectrum))
 
 
-def _warn_if_wraps(field: Field, spectrum: np.ndarray, distance: float) -> None:
-    """Warn when the field's support plus its diffraction spread λz·f exceeds the window."""
+@functools.lru_cache(maxsize=16)
+def _fresnel_chirp(shape, pitch, wavelength, distance, carrier: bool, dtype_str):
+    """exp(iπ(x² + y²)/(λz)) on a centred grid, times exp(ikz) with ``carrier``; phases
+    reduced modulo 2π in float64 before the cast (read-only, kept for the next call)."""
+    y = coordinates(shape[0], pitch[0])[:, None]
+    x = coordinates(shape[1], pitch[1])[None, :]
+    phase = np.pi * (x ** 2 + y ** 2) / (wavelength * distance)
+    if carrier:
+        phase = phase + 2 * np.pi * distance / wavelength
+    chirp = np.exp(1j * np.mod(phase, 2 * np.pi)).astype(dtype_str)
+    chirp.setflags(write=False)
+    return chirp
+
+
+def _fresnel_single(field: Field, distance: float) -> Field:
+    """:func:`fresnel` by one transform: the input times its chirp, the lens transform of
+    focal length z (scale dx·dy/(iλz), pitch λz/(N·dx)), times the output chirp and exp(ikz)."""
+    dtype = field.data.dtype.str
+    chirped = field.data * _fresnel_chirp(field.shape, field.pitch, field.wavelength, distance,
+                                          False, dtype)
+    result = _lens_fft(field.replace(chirped), distance)
+    result.data[...] *= _fresnel_chirp(result.shape, result.pitch, field.wavelength, distance,
+                                       True, dtype)
+    return result
+
+
+def _wrap_message(field: Field, spectrum: np.ndarray, distance: float) -> str | None:
+    """Why the field's support plus its diffraction spread λz·f exceeds the window, or None
+    when it fits."""
     intensity = field.intensity
     power_spectrum = spectrum.real ** 2 + spectrum.imag ** 2
     for axis, name in ((-2, "y"), (-1, "x")):
@@ -274,9 +313,8 @@ def _warn_if_wraps(field: Field, spectrum: np.ndarray, distance: float) -> None:
         spread = field.wavelength * distance * max(abs(f_low), abs(f_high))
         half_window = n * pitch / 2
         if low - spread < -half_window or high + spread > half_window:
-            warnings.warn(
-                f"at z = {distance} m the field spreads over [{low - spread:.4g}, "
-                f"{high + spread:.4g}] m along {name}, beyond the window ±{half_window:.4g} m, "
-                "and wraps around; zero-pad the field or use angular_spectrum",
-                SamplingWarning, stacklevel=3)
-            return
+            return (f"at z = {distance} m the field spreads over [{low - spread:.4g}, "
+                    f"{high + spread:.4g}] m along {name}, beyond the window "
+                    f"±{half_window:.4g} m, and wraps around; zero-pad the field, use "
+                    "angular_spectrum or, beyond N·dx²/λ, method='single'")
+    return None

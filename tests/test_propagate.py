@@ -333,9 +333,51 @@ def test_wrap_around_warns():
     """A 40 µm Gaussian at 0.9 m spreads to w ≈ 3.6 mm, beyond the 2.56 mm window."""
     field = _gaussian((N, N), PITCH, WAVELENGTH, 40e-6)
     with pytest.warns(SamplingWarning, match="wraps around"):
-        fresnel(field, 0.9)
+        fresnel(field, 0.9, "ir")
     with _no_sampling_warning():
         fresnel(field, 0.1)
+        assert fresnel(field, 0.9).pitch == pytest.approx((WAVELENGTH * 0.9 / (N * PITCH),) * 2)
+
+
+def _width(field):
+    """Beam radius w = √(2⟨r²⟩) of the irradiance (exp(−2r²/w²) for a Gaussian beam)."""
+    y, x = _axes(field.shape, field.pitch)
+    intensity = field.intensity.astype(np.float64)
+    return math.sqrt(2 * np.sum((x ** 2 + y ** 2) * intensity) / np.sum(intensity))
+
+
+def test_single_transform_follows_the_gaussian_beam_far_beyond_the_window():
+    """A 100 µm waist (z_R = πw0²/λ = 49.6 mm at 633 nm) on 256 samples of 8 µm, propagated
+    8 z_R (15 critical distances): ``auto`` takes the single transform, sampled at λz/(N·dx),
+    and the beam has w(z) = w0·√(1 + (z/z_R)²) = 8.06·w0 (from its second moment ⟨r²⟩ =
+    w²/2) and on the axis U(0, z) = exp(ikz)/(1 + iz/z_R) (amplitude w0/w, Gouy phase
+    −arctan(z/z_R)), with the power of the input. On the input window (``"ir"``) the beam
+    would wrap around."""
+    wavelength, n, pitch, waist = 633e-9, 256, 8e-6, 100e-6
+    rayleigh = math.pi * waist ** 2 / wavelength
+    z = 8 * rayleigh
+    gaussian = _gaussian((n, n), pitch, wavelength, waist, np.complex64)
+    assert z > 15 * max(critical_distance(gaussian))
+    with _no_sampling_warning():
+        result = fresnel(gaussian, z)
+    out_pitch = wavelength * z / (n * pitch)
+    assert result.pitch == pytest.approx((out_pitch, out_pitch), rel=1e-12)
+    assert result.data.dtype == np.complex64
+    expected_width = waist * math.sqrt(1 + (z / rayleigh) ** 2)
+    assert _width(result) == pytest.approx(expected_width, rel=1e-4)
+    assert result.power == pytest.approx(gaussian.power, rel=1e-5)
+    carrier = np.exp(1j * np.mod(2 * np.pi * z / wavelength, 2 * np.pi))
+    expected = carrier / (1 + 1j * z / rayleigh)
+    assert complex(result.data[n // 2, n // 2]) == pytest.approx(expected, rel=1e-4)
+    with pytest.warns(SamplingWarning, match="wraps around"):
+        fresnel(gaussian, z, "ir")
+    assert np.allclose(fresnel(gaussian, z, "single").data, result.data)
+
+
+def test_single_transform_warns_below_the_critical_distance():
+    field = _gaussian((N, N), PITCH, WAVELENGTH, 100e-6)
+    with pytest.warns(SamplingWarning, match="method='single' undersamples"):
+        fresnel(field, 0.5 * CRITICAL, "single")
 
 
 @pytest.mark.parametrize("fresnel_number", [0.6, 1.0, 1.7, 2.5, 4.2])
