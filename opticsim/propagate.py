@@ -13,6 +13,7 @@ import math
 import warnings
 
 import numpy as np
+import scipy.fft
 
 from . import _kernels, checks, fft
 from .checks import SamplingWarning
@@ -41,8 +42,10 @@ def lens_ft(field: Field, focal_length: float, out_pitch=None, out_shape=None) -
     ``U(u) = 1/(iλf) Σ u(x) exp(−i2π x·u/(λf)) dx dy``. Without ``out_pitch``/``out_shape``
     the result is sampled at ``λf/(N·dx)`` on the same number of samples by one FFT (power
     conserved exactly). With either one, the focal plane is sampled exactly at the requested
-    pitch ``(dy, dx)`` and shape by a matrix Fourier transform (Soummer et al., Opt. Express
-    15:15935, 2007), as for a Fourier-plane SLM of another pitch.
+    pitch ``(dy, dx)`` and shape, as for a Fourier-plane SLM of another pitch: by a matrix
+    Fourier transform (Soummer et al., Opt. Express 15:15935, 2007), ``O(N³)``, for small
+    grids, and by Bluestein's chirp-z transform, ``O(N² log N)``, from about
+    :data:`CHIRP_Z_FROM` samples a side (:func:`lens_at_pitch`); the two agree to rounding.
     """
     focal_length = checks.positive("focal_length", focal_length)
     if out_pitch is None and out_shape is None:
@@ -58,7 +61,7 @@ def lens_ft(field: Field, focal_length: float, out_pitch=None, out_shape=None) -
             f"focal-plane window {window} m exceeds the spectral period λf/dx = {period} m of "
             "the sampled input, so replicas of the spectrum appear; sample the input finer or "
             "ask for a smaller out_shape/out_pitch", SamplingWarning, stacklevel=2)
-    return _lens_mft(field, focal_length, pitch, shape)
+    return lens_at_pitch(field, focal_length, pitch, shape)
 
 
 def _lens_fft(field: Field, focal_length: float) -> Field:
@@ -114,6 +117,88 @@ def _lens_mft(field: Field, focal_length: float, pitch, shape) -> Field:
     out = fft.empty(field.data.shape[:-2] + tuple(shape), dtype)
     np.matmul(np.matmul(rows, field.data), cols.T, out=out)
     return field.replace(out, pitch)
+
+
+# Matrix products against the chirp-z transform (two FFTs of (N + M − 1)² samples): on this
+# project's 2-core machine the chirp-z transform is faster from N = M = 128 on (see
+# benches/bench_engine.py, bench_lens_at_pitch); the rule compares the matrix products'
+# multiply count My·Nx·(Ny + Mx) with CHIRP_Z_COST·Ly·Lx·log2(Ly·Lx), which puts the
+# crossover there for square grids.
+CHIRP_Z_FROM = 128
+CHIRP_Z_COST = CHIRP_Z_FROM ** 3 * 2 / (4 * CHIRP_Z_FROM ** 2 * math.log2(4 * CHIRP_Z_FROM ** 2))
+
+
+def _use_chirp_z(in_shape, out_shape) -> bool:
+    """True when the chirp-z transform is expected to beat the matrix products."""
+    lengths = [n + m - 1 for n, m in zip(in_shape, out_shape)]
+    products = out_shape[0] * in_shape[1] * (in_shape[0] + out_shape[1])
+    return products > CHIRP_Z_COST * lengths[0] * lengths[1] * math.log2(lengths[0] * lengths[1])
+
+
+def lens_at_pitch(field: Field, focal_length: float, pitch, shape) -> Field:
+    """:func:`lens_ft` sampled at ``pitch`` on ``shape`` (unchecked): by the matrix products
+    of :func:`mft_matrices` for small grids, by the chirp-z transform from about
+    :data:`CHIRP_Z_FROM` samples a side."""
+    if _use_chirp_z(field.shape, tuple(shape)):
+        return _lens_chirp_z(field, focal_length, pitch, shape)
+    return _lens_mft(field, focal_length, pitch, shape)
+
+
+def _chirp(offset: np.ndarray, alpha: float, sign: float) -> np.ndarray:
+    """exp(sign·iπα·offset²) for integer ``offset``, phase reduced modulo 2π in float64."""
+    offset = offset.astype(np.float64)
+    return np.exp(1j * np.pi * np.mod(sign * alpha * offset * offset, 2.0))
+
+
+@functools.lru_cache(maxsize=8)
+def chirp_z_factors(in_shape, in_pitch, out_shape, out_pitch, wavelength: float,
+                    focal_length: float, dtype_str: str):
+    """The lens transform sampled at ``out_pitch`` on ``out_shape`` as a chirp-z transform
+    (Bluestein, IEEE Trans. Audio Electroacoust. 18:451, 1970), read-only and kept for the next
+    call: ``(pre, kernel, post)``.
+
+    Per axis, with n, k the input and output indices from their centres and α = dx·du/(λf),
+    ``exp(−i2παnk) = exp(−iπαn²)·exp(−iπαk²)·exp(iπα(k − n)²)``, so the transform is
+    ``post · (kernel ∗ (pre · u))``: ``pre`` ``(N_y, N_x)`` the input chirp, ``kernel`` the
+    FFT of the chirp exp(iπα(k − n)²) on ``(L_y, L_x)`` samples, L ≥ N + M − 1 a fast FFT
+    length (the linear convolution, not a circular one), divided by L_y·L_x, and ``post``
+    ``(M_y, M_x)`` the output chirp times the scale ``dx·dy/(iλf)``.
+    """
+    pre, post, kernel, lengths = [], [], [], []
+    for n_in, d_in, n_out, d_out in zip(in_shape, in_pitch, out_shape, out_pitch):
+        alpha = d_in * d_out / (wavelength * focal_length)
+        length = scipy.fft.next_fast_len(n_in + n_out - 1)
+        pre.append(_chirp(np.arange(n_in) - n_in // 2, alpha, -1.0))
+        post.append(_chirp(np.arange(n_out) - n_out // 2, alpha, -1.0))
+        lags = np.arange(length)                   # k − n, the negative ones wrapped
+        lags = np.where(lags < n_out, lags, lags - length) - (n_out // 2 - n_in // 2)
+        kernel.append(np.fft.fft(_chirp(lags, alpha, 1.0)))
+        lengths.append(length)
+    scale = in_pitch[0] * in_pitch[1] / (1j * wavelength * focal_length)
+    factors = (np.outer(pre[0], pre[1]),
+               np.outer(kernel[0], kernel[1]) / (lengths[0] * lengths[1]),
+               scale * np.outer(post[0], post[1]))
+    factors = tuple(factor.astype(dtype_str) for factor in factors)
+    for factor in factors:
+        factor.setflags(write=False)
+    return factors
+
+
+def _lens_chirp_z(field: Field, focal_length: float, pitch, shape) -> Field:
+    """:func:`lens_ft` sampled at ``pitch`` on ``shape`` by the chirp-z transform, unchecked:
+    the chirped input zero-padded, two FFTs and the output chirp."""
+    dtype = field.data.dtype
+    pre, kernel, post = chirp_z_factors(field.shape, field.pitch, tuple(shape), tuple(pitch),
+                                        field.wavelength, focal_length, dtype.str)
+    ny, nx = field.shape
+    work = fft.zeros(field.data.shape[:-2] + kernel.shape, dtype)
+    np.multiply(field.data, pre, out=work[..., :ny, :nx])
+    fft.fft2(work, out=work, rows=(0, ny))
+    work *= kernel
+    fft.fft2(work, inverse=True, out=work)
+    out = fft.empty(field.data.shape[:-2] + tuple(shape), dtype)
+    np.multiply(work[..., :shape[0], :shape[1]], post, out=out)
+    return field.replace(out, tuple(pitch))
 
 
 # --- free space ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.special import fresnel as fresnel_integrals
 
-from opticsim import Field, SamplingWarning
+from opticsim import Field, SamplingWarning, propagate
 from opticsim.grid import invert
 from opticsim.propagate import angular_spectrum, critical_distance, fresnel, lens_ft
 
@@ -165,6 +165,32 @@ def test_matrix_transform_at_the_natural_pitch_equals_the_fft(shape):
     only_shape = lens_ft(field, 0.2, out_shape=shape)
     np.testing.assert_allclose(only_shape.data, natural.data, atol=1e-11 * np.abs(
         natural.data).max())
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.complex128, 1e-10), (np.complex64, 1e-5)])
+@pytest.mark.parametrize("in_shape, out_shape", [((40, 40), (40, 40)), ((37, 50), (61, 29)),
+                                                 ((160, 96), (96, 150))])
+def test_chirp_z_transform_equals_the_matrix_transform(dtype, rtol, in_shape, out_shape):
+    """Bluestein's chirp-z path and the matrix products give the same focal plane (relative
+    to its norm), at a pitch unrelated to the natural one, odd and even sizes, a batch."""
+    rng = np.random.default_rng(11)
+    data = rng.standard_normal((2,) + in_shape) + 1j * rng.standard_normal((2,) + in_shape)
+    field = Field(data.astype(dtype), (4e-6, 5e-6), 633e-9)
+    out_pitch = (9.1e-6, 7.7e-6)
+    chirp_z = propagate._lens_chirp_z(field, 0.07, out_pitch, out_shape)
+    matrix = propagate._lens_mft(field, 0.07, out_pitch, out_shape)
+    assert chirp_z.data.dtype == dtype and chirp_z.pitch == out_pitch
+    assert _relative_error(chirp_z.data, matrix.data) < rtol
+    large = propagate._use_chirp_z(in_shape, out_shape)
+    chosen = lens_ft(field, 0.07, out_pitch, out_shape).data
+    np.testing.assert_array_equal(chosen, (chirp_z if large else matrix).data)
+
+
+def test_chirp_z_transform_is_chosen_from_its_crossover_size():
+    size = propagate.CHIRP_Z_FROM
+    assert propagate._use_chirp_z((size, size), (size, size))
+    assert not propagate._use_chirp_z((size // 2, size // 2), (size // 2, size // 2))
+    assert not propagate._use_chirp_z((4 * size, 4 * size), (9, 7))  # few outputs: products
 
 
 def test_matrix_transform_warns_when_its_window_exceeds_the_spectral_period():
