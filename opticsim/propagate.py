@@ -150,6 +150,13 @@ def _chirp(offset: np.ndarray, alpha: float, sign: float) -> np.ndarray:
     return np.exp(1j * np.pi * np.mod(sign * alpha * offset * offset, 2.0))
 
 
+def _quadratic_phase(shape, pitch, length: float) -> np.ndarray:
+    """exp(iπ(x² + y²)/length) on a centred ``shape`` grid of ``pitch`` (``length`` in m², λz
+    for free space), complex128, phases reduced in float64."""
+    return np.outer(*(_chirp(np.arange(n) - n // 2, d * d / length, 1.0)
+                      for n, d in zip(shape, pitch)))
+
+
 @functools.lru_cache(maxsize=8)
 def chirp_z_factors(in_shape, in_pitch, out_shape, out_pitch, wavelength: float,
                     focal_length: float, dtype_str: str):
@@ -280,10 +287,8 @@ def _fresnel_transfer(shape, pitch, wavelength, distance, method, dtype_str):
         chirp = np.mod(-np.pi * wavelength * distance * (fy ** 2 + fx ** 2), 2 * np.pi)
         transfer = carrier * np.exp(1j * chirp)
     else:
-        y = coordinates(shape[0], pitch[0])[:, None]
-        x = coordinates(shape[1], pitch[1])[None, :]
-        chirp = np.mod(np.pi * (x ** 2 + y ** 2) / (wavelength * distance), 2 * np.pi)
-        impulse = carrier / (1j * wavelength * distance) * np.exp(1j * chirp)
+        impulse = carrier / (1j * wavelength * distance) * _quadratic_phase(
+            shape, pitch, wavelength * distance)
         transfer = np.fft.fft2(np.fft.ifftshift(impulse)) * (pitch[0] * pitch[1])
     transfer /= shape[0] * shape[1]
     transfer = transfer.astype(dtype_str)
@@ -359,12 +364,10 @@ def fresnel(field: Field, distance: float, method: str = "auto") -> Field:
 def _fresnel_chirp(shape, pitch, wavelength, distance, carrier: bool, dtype_str):
     """exp(iπ(x² + y²)/(λz)) on a centred grid, times exp(ikz) with ``carrier``; phases
     reduced modulo 2π in float64 before the cast (read-only, kept for the next call)."""
-    y = coordinates(shape[0], pitch[0])[:, None]
-    x = coordinates(shape[1], pitch[1])[None, :]
-    phase = np.pi * (x ** 2 + y ** 2) / (wavelength * distance)
+    chirp = _quadratic_phase(shape, pitch, wavelength * distance)
     if carrier:
-        phase = phase + 2 * np.pi * distance / wavelength
-    chirp = np.exp(1j * np.mod(phase, 2 * np.pi)).astype(dtype_str)
+        chirp *= np.exp(1j * np.mod(2 * np.pi * distance / wavelength, 2 * np.pi))
+    chirp = chirp.astype(dtype_str)
     chirp.setflags(write=False)
     return chirp
 
