@@ -424,8 +424,11 @@ def test_square_aperture_on_axis_follows_the_fresnel_integrals(fresnel_number):
 
 @pytest.mark.parametrize("propagate", [
     lambda u: angular_spectrum(u, 1e-3), lambda u: fresnel(u, 2e-4, "tf"),
-    lambda u: lens_ft(u, 0.1), lambda u: lens_ft(u, 0.1, out_pitch=1e-4, out_shape=(7, 9))],
-    ids=["angular_spectrum", "fresnel", "lens_ft", "lens_ft_matrix"])
+    lambda u: fresnel(u, 0.5, "single"), lambda u: lens_ft(u, 0.1),
+    lambda u: lens_ft(u, 0.1, out_pitch=1e-4, out_shape=(7, 9)),
+    lambda u: propagate._lens_chirp_z(u, 0.1, (1e-4, 1e-4), (7, 9))],
+    ids=["angular_spectrum", "fresnel", "fresnel_single", "lens_ft", "lens_ft_matrix",
+         "lens_ft_chirp_z"])
 @pytest.mark.filterwarnings("ignore::opticsim.SamplingWarning")  # noise fills the window
 def test_leading_axes_are_a_batch(propagate):
     rng = np.random.default_rng(17)
