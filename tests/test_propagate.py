@@ -181,16 +181,24 @@ def test_chirp_z_transform_equals_the_matrix_transform(dtype, rtol, in_shape, ou
     matrix = propagate._lens_mft(field, 0.07, out_pitch, out_shape)
     assert chirp_z.data.dtype == dtype and chirp_z.pitch == out_pitch
     assert _relative_error(chirp_z.data, matrix.data) < rtol
-    large = propagate._use_chirp_z(in_shape, out_shape)
-    chosen = lens_ft(field, 0.07, out_pitch, out_shape).data
-    np.testing.assert_array_equal(chosen, (chirp_z if large else matrix).data)
 
 
-def test_chirp_z_transform_is_chosen_from_its_crossover_size():
+def test_lens_transform_at_a_pitch_takes_the_chirp_z_path_by_size(monkeypatch):
+    """From CHIRP_Z_FROM samples a side (square grids) ``lens_ft`` at an arbitrary pitch runs
+    the chirp-z transform, below it the matrix products; few output samples stay products."""
     size = propagate.CHIRP_Z_FROM
     assert propagate._use_chirp_z((size, size), (size, size))
-    assert not propagate._use_chirp_z((size // 2, size // 2), (size // 2, size // 2))
-    assert not propagate._use_chirp_z((4 * size, 4 * size), (9, 7))  # few outputs: products
+    assert not propagate._use_chirp_z((size - 16, size - 16), (size - 16, size - 16))
+    assert not propagate._use_chirp_z((2 * size, 2 * size), (9, 7))
+    rng = np.random.default_rng(12)
+    field = Field(rng.standard_normal((24, 20)) + 1j * rng.standard_normal((24, 20)), 5e-6,
+                  633e-9)
+    paths = {"chirp_z": propagate._lens_chirp_z(field, 0.1, (7e-6, 8e-6), (30, 16)).data,
+             "matrix": propagate._lens_mft(field, 0.1, (7e-6, 8e-6), (30, 16)).data}
+    for cost, path in ((0.0, "chirp_z"), (np.inf, "matrix")):
+        monkeypatch.setattr(propagate, "CHIRP_Z_COST", cost)
+        chosen = lens_ft(field, 0.1, (7e-6, 8e-6), (30, 16)).data
+        np.testing.assert_array_equal(chosen, paths[path])
 
 
 def test_matrix_transform_warns_when_its_window_exceeds_the_spectral_period():
