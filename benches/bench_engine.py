@@ -13,6 +13,8 @@ Every case is timed against contenders measured in the same run, on the same thr
   gives its ratio to an out-of-place FFT, ``ratio_floor_kept``: a transform that returns a new
   field keeps its input, which the in-place floor does not);
 * ``composition``: ``lens_ft → Field * mask → lens_ft`` through the public API;
+* ``composition_batch``: ``lens_ft → Field * mask → lens_ft → .intensity`` on the batch, with
+  :meth:`FourF.run` of the same batch beside it (``ratio_fourf_run_floor``);
 * ``hardware_frame``: the full hardware frame, one :meth:`opticsim.FourF.run` of N×N float32
   images in [0, 1] with intensity readout: a 532 nm, 1 mW flat-top laser; an 8-bit amplitude
   input SLM of N×N 8 µm pixels (to_gray and pixelation every frame); two f = 0.2 m lenses; an
@@ -88,6 +90,7 @@ STAGES = ("input_slm", "fourier_slm", "camera")
 # Engine time / floor time to reach, and the grid side N at which the target applies.
 TARGETS = {"fourf_run": (1.30, 1024), "fourf_run_batch": (1.30, None),
            "fourf_run_full": (None, None), "lens_ft": (1.25, 1024), "composition": (1.25, 1024),
+           "composition_batch": (1.6, None),
            "hardware_frame": (2.0, 1024), "hardware_batch": (2.0, None)}
 
 FULL = dict(sizes=(256, 512, 1024, 2048), batch=(16, 512), rounds=15, seconds=0.03)
@@ -260,6 +263,28 @@ def bench_composition(n: int, rounds: int, seconds: float, rng) -> dict:
     return dict(times=times, details=_versus_numpy(times, _relative_error(engine().data, numpy())))
 
 
+def bench_composition_batch(batch: int, n: int, rounds: int, seconds: float, rng) -> dict:
+    """A user's 4f frame through the public API on a batch: ``lens_ft → Field * mask →
+    lens_ft → .intensity`` of ``batch`` N² complex64 fields, against the FFT pair and against
+    :meth:`FourF.run` of the same batch (amplitude images filling the grid, same mask); the
+    two frames agree up to the 4f inversion (checked: ``relative_error``)."""
+    system = _system(n)
+    images = rng.random((batch, n, n), dtype=np.float32)
+    field = system.input_field(images)
+    mask = _phase_mask(rng, n)
+
+    def engine():
+        return lens_ft(lens_ft(field, FOCAL_LENGTH) * mask, FOCAL_LENGTH).intensity
+
+    times = compare({"engine": engine, "floor": fftw_floor((batch, n, n), 2),
+                     "fourf_run": lambda: system.run(images, mask)}, rounds, seconds)
+    fastest = _fastest(times)
+    error = _relative_error(system.upright(engine()), system.upright(system.run(images, mask)))
+    return dict(times=times, details=dict(
+        fourf_run_ms=1e3 * fastest["fourf_run"], relative_error=error,
+        ratio_fourf_run_floor=fastest["fourf_run"] / fastest["floor"]))
+
+
 def hardware_system(n: int) -> FourF:
     """The hardware cases' 4f system on an N×N grid (see the module docstring); each run
     passes its own exposure."""
@@ -388,6 +413,8 @@ def run_all(sizes, batch, rounds: int, seconds: float, seed: int = 0, retries: i
               for n in sizes]
     cases += [("composition", (1, n, n), lambda n=n: bench_composition(n, rounds, seconds, rng))
               for n in sizes]
+    cases.append(("composition_batch", (count, side, side),
+                  lambda: bench_composition_batch(count, side, rounds, seconds, rng)))
     cases += [("hardware_frame", (1, n, n), lambda n=n: bench_hardware(1, n, rounds, seconds, rng))
               for n in sizes]
     cases.append(("hardware_batch", (count, side, side),

@@ -548,7 +548,16 @@ def integrate_pixels_reference(irradiance, row_start, row_weight, col_start, col
 # NumPy's algorithms: the ziggurat normal with its tables (as numba ships them), Poisson by
 # multiplication below a mean of 10 and by PTRS (Hörmann 1993) above, so a NumPy Generator on
 # the same state draws the same numbers.
-POISSON_EXACT_BELOW = 1000.0      # e⁻; above, the shot noise is the skewed normal of shot_read_adc
+#
+# From POISSON_EXACT_BELOW e⁻ on, shot and read noise are one skewed normal draw (see
+# shot_read_adc): its mean and third central moment are the Poisson's, its variance exceeds
+# μ + σ_d0² by 2·(μ/(6σ²))² ≤ 1/18 e⁻², and the largest difference between its distribution
+# and that of Poisson(μ) + N(0, σ_d0²) is 3.2e-4 at μ = 20 e⁻ for a read noise σ_d0 ≥ 0.5 e⁻
+# (1.5e-4 at 2.3 e⁻; it falls as 1/μ), less than a plain N(μ, μ) reaches at 1000 e⁻ (2.1e-3).
+# Below 20 e⁻ the count is drawn exactly: there the skewness 1/√μ is large and few electrons
+# are cheap to draw. The draw has no lattice of whole electrons, which only a read noise below
+# ~0.5 e⁻ leaves visible.
+POISSON_EXACT_BELOW = 20.0        # e⁻
 _ZIGGURAT_K = _random_tables.ki_double.astype(np.int64)
 _ZIGGURAT_W = _random_tables.wi_double
 _ZIGGURAT_F = _random_tables.fi_double
@@ -676,16 +685,41 @@ def _no_photon(mean, uniform):
     return uniform < (1.0 - mean) - 2.0 ** -50
 
 
+# The slow paths below are not inlined: they take the SFC64 state as four numbers (and a work
+# array ``stream`` to carry it through the generic samplers) and return the next state. Inlined
+# into shot_read_adc's pixel loop, the array cost reference counting on every pixel and made
+# each normal draw ~2-4x slower.
+
+
+@numba.njit(**_HARDWARE)
+def _normal_rejected_next(stream, a, b, c, counter, layer, magnitude, value):
+    """:func:`_normal_rejected` on the state (a, b, c, counter): the normal, the next state."""
+    stream[0], stream[1], stream[2], stream[3] = a, b, c, counter
+    z = _normal_rejected(stream, layer, magnitude, value)
+    return z, stream[0], stream[1], stream[2], stream[3]
+
+
+@numba.njit(**_HARDWARE)
+def _poisson_next(stream, a, b, c, counter, mean, first):
+    """A Poisson count of ``mean`` and the next state (a, b, c, counter): by
+    :func:`_poisson_product` from the uniform ``first`` already drawn when 0 < mean < 10, else
+    by :func:`_poisson`."""
+    stream[0], stream[1], stream[2], stream[3] = a, b, c, counter
+    if 0 < mean < 10:
+        electrons = _poisson_product(stream, mean, first)
+    else:
+        electrons = _poisson(stream, mean)
+    return electrons, stream[0], stream[1], stream[2], stream[3]
+
+
 @numba.njit(inline="always", **_HARDWARE)
-def _normal_next(a, b, c, counter, stream):
-    """A standard normal and the next SFC64 state (a, b, c, counter), kept in registers;
-    ``stream`` (4 uint64) carries the state through the rare rejected candidate."""
+def _normal_next(a, b, c, counter):
+    """A standard normal and the next SFC64 state (a, b, c, counter), kept in registers."""
     bits, a, b, c, counter = _sfc64(a, b, c, counter)
     layer, magnitude, z = _ziggurat(bits)
     if magnitude >= _ZIGGURAT_K[layer]:
-        stream[0], stream[1], stream[2], stream[3] = a, b, c, counter
-        z = _normal_rejected(stream, layer, magnitude, z)
-        a, b, c, counter = stream[0], stream[1], stream[2], stream[3]
+        z, a, b, c, counter = _normal_rejected_next(np.empty(4, np.uint64), a, b, c, counter,
+                                                    layer, magnitude, z)
     return z, a, b, c, counter
 
 
@@ -732,26 +766,20 @@ def shot_read_adc(signal, row_area, col_area, photons, qe, prnu, dark, dsnu, sta
             for col in range(nx):               # the state lives in registers on the hot path
                 mean = count[col]
                 if mean >= POISSON_EXACT_BELOW:
-                    z, a, b_, c, counter = _normal_next(a, b_, c, counter, stream)
+                    z, a, b_, c, counter = _normal_next(a, b_, c, counter)
                     if spread[col] < np.inf:    # else μ > 3e38 e⁻: far past any full well
                         count[col] = mean + spread[col] * z + skew[col] * (z * z - 1.0)
                     continue
+                electrons, first = 0, 0.0
                 if 0 < mean < 10:               # most likely no photo-electron at all
                     bits, a, b_, c, counter = _sfc64(a, b_, c, counter)
                     first = np.int64(bits >> _U11) * (1.0 / 9007199254740992.0)
-                    if _no_photon(mean, first):
-                        electrons = 0
-                    else:
-                        stream[0], stream[1], stream[2], stream[3] = a, b_, c, counter
-                        electrons = _poisson_product(stream, mean, first)
-                        a, b_, c, counter = stream[0], stream[1], stream[2], stream[3]
-                else:
-                    stream[0], stream[1], stream[2], stream[3] = a, b_, c, counter
-                    electrons = _poisson(stream, mean)
-                    a, b_, c, counter = stream[0], stream[1], stream[2], stream[3]
+                if mean >= 10 or (mean > 0 and not _no_photon(mean, first)):
+                    electrons, a, b_, c, counter = _poisson_next(stream, a, b_, c, counter, mean,
+                                                                 first)
                 count[col] = electrons
                 if read_noise > 0:
-                    z, a, b_, c, counter = _normal_next(a, b_, c, counter, stream)
+                    z, a, b_, c, counter = _normal_next(a, b_, c, counter)
                     count[col] += read_noise * z
             if dsnu.size:
                 fixed = dsnu[k]

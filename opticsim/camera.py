@@ -3,7 +3,7 @@
 Light to digital numbers, per pixel: the irradiance is integrated over the pixel's active area
 (a centred square of side √FF·p), giving ``μ_p = A·E·t·λ/(hc)`` photons; ``η·μ_p`` photo-electrons
 plus ``μ_I·t`` dark electrons with Poisson shot noise (its skewed normal approximation from
-1000 e⁻), Gaussian read noise, full-well clipping, system gain ``K`` (DN/e⁻), black-level
+20 e⁻), Gaussian read noise, full-well clipping, system gain ``K`` (DN/e⁻), black-level
 offset, ADC rounding and clipping to ``0 … 2^bits − 1``.
 The camera grid is centred on the optical axis like every grid (pixel ``n // 2`` is on axis).
 """
@@ -291,10 +291,12 @@ class Camera:
         to ``0 … 2^bits − 1``, random only through ``rng`` (int seed >= 0 or
         ``np.random.Generator``; None draws fresh entropy; None without noise); the same seed
         gives the same frames on any thread count.
-        From a mean of 1000 e⁻ (``_kernels.POISSON_EXACT_BELOW``) a pixel's shot and read
-        noise are one normal draw of the same mean, variance and skewness, whose distribution
-        differs from Poisson + normal by O(1/μ) and has no lattice of whole electrons (which
-        any read noise above ~0.5 e⁻ hides anyway); below, the Poisson count is exact.
+        From a mean of 20 e⁻ (``_kernels.POISSON_EXACT_BELOW``) a pixel's shot and read
+        noise are one normal draw of the same mean, variance (+ at most 1/18 e⁻²) and
+        skewness, whose distribution differs from Poisson + normal by O(1/μ) (at most 3.2e-4
+        in cumulative probability at 20 e⁻ for a read noise >= 0.5 e⁻) and has no lattice of
+        whole electrons (which any read noise above ~0.5 e⁻ hides anyway); below, the Poisson
+        count is exact.
         With ``noise=False`` the result is the noise-free response in DN as float64, not
         rounded: ``clip(offset + K·min(μ_e + μ_I·t + DSNU, full_well), 0, 2^bits − 1)``; it is
         the mean of the noisy frames wherever no pixel clips and the temporal noise exceeds

@@ -25,7 +25,7 @@ from .field import Field, as_complex
 from .grid import embed_centred, focal_pitch, invert, place_centred
 from .laser import Laser
 from .lens import Lens
-from .propagate import _lens_mft, _stack, lens_ft
+from .propagate import _stack, lens_at_pitch, lens_ft
 from .slm import SLM
 
 # Frames the fused path carries through its passes at a time: a few MiB, so they stay in cache.
@@ -45,9 +45,10 @@ class FourF:
     ``input_slm`` they default to its panel at pitch/oversample (a smaller ``shape`` simulates
     a centred window of the panel). The Fourier plane is sampled at ``λ·f1/(N·dx)`` by one FFT
     when the Fourier SLM's pitch/oversample equals that; any other Fourier-SLM pitch is sampled
-    exactly, at its own samples over its panel (light outside the panel is blocked), by matrix
-    Fourier transforms to the panel and back to the output grid (``O(N³)``, slower than the
-    FFTs). Any element left ``None`` is ideal: a real amplitude input, any complex mask on the
+    exactly, at its own samples over its panel (light outside the panel is blocked), by
+    Fourier transforms at arbitrary pitch to the panel and back to the output grid (matrix
+    products for small grids, chirp-z transforms of ``O(N² log N)`` for large ones; see
+    :func:`opticsim.propagate.lens_at_pitch`). Any element left ``None`` is ideal: a real amplitude input, any complex mask on the
     Fourier grid, the irradiance ``|E|²`` (W/m²) at pitch ``dx·f2/f1``. ``readout`` is
     ``"intensity"``, ``"field"`` or ``"differential"`` and ``multiplex`` ``"time"`` or
     ``"tiled"`` (see :mod:`opticsim.readout`); ``dtype`` is complex64 (default) or complex128.
@@ -297,7 +298,7 @@ class FourF:
         source = self.input_field(stack)                                  # laser, input SLM
         if self.fourier_by_fft:
             field = lens_ft(source, self.lens1.focal_length)                # lens 1
-        else:                                   # matrix Fourier transforms at any pitch
+        else:                                   # Fourier transforms at any pitch
             field = lens_ft(source, self.lens1.focal_length, self.fourier_pitch,
                             self.fourier_shape)
         field = field.replace(field.data[:, None]) * displays              # Fourier SLM
@@ -306,7 +307,7 @@ class FourF:
             return lens_ft(field, self.lens2.focal_length)                  # lens 2
         # The panel's samples repeat the output every λ·f2/(pitch/oversample): the replicas
         # a pixelated SLM makes, which layout() checks against the channels' span.
-        return _lens_mft(field, self.lens2.focal_length, self.output_pitch, self.shape)
+        return lens_at_pitch(field, self.lens2.focal_length, self.output_pitch, self.shape)
 
     def _display_source(self, mask, gray):
         if (mask is None) == (gray is None):

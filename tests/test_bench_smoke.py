@@ -17,6 +17,7 @@ ENGINE_CASES = {("fourf_run", (1, 64, 64)), ("fourf_run_batch", (2, 32, 32)),
                 ("fourf_run_full", (1, 64, 64)), ("lens_ft", (1, 64, 64)),
                 ("composition", (1, 64, 64))}
 HARDWARE_CASES = {("hardware_frame", (1, 64, 64)), ("hardware_batch", (2, 32, 32))}
+PUBLIC_PATH_CASES = {("composition_batch", (2, 32, 32))}
 
 
 def _bench_module():
@@ -52,7 +53,7 @@ def test_quick_bench_writes_every_case(quick_run):
             "timing", "results"} <= written.keys()
     assert written["quick"] is True
     cases = {(row["case"], tuple(row["shape"])) for row in written["results"]}
-    assert cases == ENGINE_CASES | HARDWARE_CASES
+    assert cases == ENGINE_CASES | HARDWARE_CASES | PUBLIC_PATH_CASES
     for row in written["results"]:
         assert {"engine_ms", "floor_ms", "ratio_floor", "ratio_floor_paired", "target",
                 "meets_target", "background_load"} <= row.keys()
@@ -76,3 +77,11 @@ def test_quick_bench_times_the_hardware_stages(quick_run):
     assert rows["hardware_batch"]["target"] == 2.0         # the batch always has the target
     assert written["targets"]["hardware_frame"] == {"ratio": 2.0, "n": 1024}
     assert "x ideal" in printed and printed.count("hardware_batch") == 2
+
+
+def test_quick_bench_compares_the_public_path_with_fourf_run(quick_run):
+    _, out, _ = quick_run
+    row, = _rows(json.loads(out.read_text()), PUBLIC_PATH_CASES)
+    assert row["fourf_run_ms"] > 0 and row["ratio_fourf_run_floor"] > 0
+    assert row["relative_error"] < 1e-5             # both compute the same frames
+    assert row["target"] == 1.6

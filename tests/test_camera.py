@@ -158,6 +158,32 @@ def test_photon_transfer_recovers_gain_and_read_noise():
     assert np.all(np.abs(mean - expected) < tolerance)
 
 
+
+def test_photon_transfer_across_the_normal_approximation_threshold():
+    """EMVA 1288 photon transfer with the skewed normal draw active: at mean photo-electron
+    levels from 0.4× to 250× POISSON_EXACT_BELOW (8 to 5000 e⁻ plus 4 dark e⁻), the temporal
+    variance of frame pairs is σ_y² = K²(σ_d0² + μ_I·t + μ_e) + 1/12 at every level; the slope
+    of σ_y² − σ²_y.dark against μ_y − μ_y.dark is K and the dark frames give σ_d0."""
+    camera = Camera((128, 128), 4e-6, qe=0.8, gain=0.3, read_noise=1.7, dark_current=200.0,
+                    full_well=20000.0, bits=14, offset=40.0, exposure=20e-3)
+    electrons = np.array([0.0, 8.0, 15.0, 21.0, 30.0, 60.0, 150.0, 400.0, 1200.0, 5000.0])
+    assert electrons[1] < _kernels.POISSON_EXACT_BELOW < electrons[3]
+    irradiance = _irradiance_for(camera, electrons / camera.qe)
+    field = _uniform(np.repeat(irradiance[:, None], 2, axis=1), (128, 128), 4e-6)
+    frames = camera.capture(field, rng=99).astype(np.float64)
+    mean = frames.mean(axis=(1, 2, 3))
+    variance = (frames[:, 0] - frames[:, 1]).var(axis=(1, 2)) / 2
+    dark = camera.dark_electrons()                                           # 4 e⁻
+    expected = 0.3 ** 2 * (1.7 ** 2 + dark + electrons) + 1 / 12
+    # the variance of a variance from 128² differences is 2σ⁴/128²: 1.1 % RMS
+    np.testing.assert_allclose(variance, expected, rtol=0.04)
+    np.testing.assert_allclose(mean, 40.0 + 0.3 * (dark + electrons), rtol=2e-3)
+    signal, noise = mean[1:] - mean[0], variance[1:] - variance[0]
+    gain = np.sum(signal * noise) / np.sum(signal ** 2)
+    assert gain == pytest.approx(0.3, rel=0.02)
+    read_noise = np.sqrt((variance[0] - 1 / 12) / gain ** 2 - dark)
+    assert read_noise == pytest.approx(1.7, rel=0.1)
+
 def test_snr_matches_emva_formula_across_irradiance():
     """SNR = (μ_y − μ_y.dark)/σ_y from 8 frames of 128² pixels, against
     η μ_p / √(σ_d² + σ_q²/K² + η μ_p), from ~6 photons to 60% of saturation."""
@@ -309,11 +335,11 @@ def test_geometry_and_timing():
 @pytest.mark.parametrize("bits, patterns", [(8, False), (12, False), (12, True)])
 def test_shot_read_adc_matches_reference(read_noise, bits, patterns):
     """The kernel draws what NumPy's Generator draws on the same SFC64 state: Poisson counts
-    (multiplication below a mean of 10, PTRS above) and ziggurat normals below 1000 e⁻, the
-    skewed normal above; pixel lengths, photons per joule, PRNU, dark signal and DSNU as in
+    (multiplication below a mean of 10, PTRS above) and ziggurat normals below
+    POISSON_EXACT_BELOW (20 e⁻), the skewed normal above; pixel lengths, photons per joule, PRNU, dark signal and DSNU as in
     the camera."""
     rng = np.random.default_rng(8)
-    levels = np.array([0.0, 0.4, 3.0, 9.9, 10.0, 55.0, 900.0, 999.9, 1000.0, 4e4, 2e5])
+    levels = np.array([0.0, 0.4, 3.0, 9.9, 10.0, 15.0, 19.99, 20.0, 55.0, 900.0, 4e4, 2e5])
     electrons = rng.choice(levels, size=(3, 7, 11))
     row_length, col_length = rng.uniform(0.5, 2.0, 7), rng.uniform(0.5, 2.0, 11)
     signal = electrons / (row_length[:, None] * col_length * 2.5 * 0.8)      # 2.5 /J, qe 0.8

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from opticsim import Field, fft
+from opticsim import Field, _kernels, fft
 
 
 def test_power_and_intensity_units():
@@ -13,6 +13,20 @@ def test_power_and_intensity_units():
     np.testing.assert_allclose(field.intensity, 9.0, rtol=1e-7)
     assert field.intensity.dtype == np.float32
     assert field.power == pytest.approx(9 * 600 * 20e-12, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype, real", [(np.complex64, np.float32),
+                                         (np.complex128, np.float64)])
+def test_intensity_of_a_batch_is_the_squared_modulus(monkeypatch, dtype, real):
+    """Every sample of a (3, 2, 37, 41) batch, over several row blocks of the parallel pass."""
+    monkeypatch.setattr(_kernels, "TASK_SAMPLES", 41 * 10)
+    rng = np.random.default_rng(4)
+    data = (rng.standard_normal((3, 2, 37, 41)) + 1j * rng.standard_normal((3, 2, 37, 41)))
+    field = Field(data.astype(dtype), 1e-6, 5e-7)
+    intensity = field.intensity
+    assert intensity.dtype == real and intensity.shape == data.shape
+    np.testing.assert_allclose(intensity, np.abs(field.data.astype(np.complex128)) ** 2,
+                               rtol=4 * np.finfo(real).eps)
 
 
 def test_power_per_batch_entry():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.special import fresnel as fresnel_integrals
 
-from opticsim import Field, SamplingWarning
+from opticsim import Field, SamplingWarning, propagate
 from opticsim.grid import invert
 from opticsim.propagate import angular_spectrum, critical_distance, fresnel, lens_ft
 
@@ -165,6 +165,40 @@ def test_matrix_transform_at_the_natural_pitch_equals_the_fft(shape):
     only_shape = lens_ft(field, 0.2, out_shape=shape)
     np.testing.assert_allclose(only_shape.data, natural.data, atol=1e-11 * np.abs(
         natural.data).max())
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.complex128, 1e-10), (np.complex64, 1e-5)])
+@pytest.mark.parametrize("in_shape, out_shape", [((40, 40), (40, 40)), ((37, 50), (61, 29)),
+                                                 ((160, 96), (96, 150))])
+def test_chirp_z_transform_equals_the_matrix_transform(dtype, rtol, in_shape, out_shape):
+    """Bluestein's chirp-z path and the matrix products give the same focal plane (relative
+    to its norm), at a pitch unrelated to the natural one, odd and even sizes, a batch."""
+    rng = np.random.default_rng(11)
+    data = rng.standard_normal((2,) + in_shape) + 1j * rng.standard_normal((2,) + in_shape)
+    field = Field(data.astype(dtype), (4e-6, 5e-6), 633e-9)
+    out_pitch = (9.1e-6, 7.7e-6)
+    chirp_z = propagate._lens_chirp_z(field, 0.07, out_pitch, out_shape)
+    matrix = propagate._lens_mft(field, 0.07, out_pitch, out_shape)
+    assert chirp_z.data.dtype == dtype and chirp_z.pitch == out_pitch
+    assert _relative_error(chirp_z.data, matrix.data) < rtol
+
+
+def test_lens_transform_at_a_pitch_takes_the_chirp_z_path_by_size(monkeypatch):
+    """From CHIRP_Z_FROM samples a side (square grids) ``lens_ft`` at an arbitrary pitch runs
+    the chirp-z transform, below it the matrix products; few output samples stay products."""
+    size = propagate.CHIRP_Z_FROM
+    assert propagate._use_chirp_z((size, size), (size, size))
+    assert not propagate._use_chirp_z((size - 16, size - 16), (size - 16, size - 16))
+    assert not propagate._use_chirp_z((2 * size, 2 * size), (9, 7))
+    rng = np.random.default_rng(12)
+    field = Field(rng.standard_normal((24, 20)) + 1j * rng.standard_normal((24, 20)), 5e-6,
+                  633e-9)
+    paths = {"chirp_z": propagate._lens_chirp_z(field, 0.1, (7e-6, 8e-6), (30, 16)).data,
+             "matrix": propagate._lens_mft(field, 0.1, (7e-6, 8e-6), (30, 16)).data}
+    for cost, path in ((0.0, "chirp_z"), (np.inf, "matrix")):
+        monkeypatch.setattr(propagate, "CHIRP_Z_COST", cost)
+        chosen = lens_ft(field, 0.1, (7e-6, 8e-6), (30, 16)).data
+        np.testing.assert_array_equal(chosen, paths[path])
 
 
 def test_matrix_transform_warns_when_its_window_exceeds_the_spectral_period():
@@ -333,9 +367,51 @@ def test_wrap_around_warns():
     """A 40 µm Gaussian at 0.9 m spreads to w ≈ 3.6 mm, beyond the 2.56 mm window."""
     field = _gaussian((N, N), PITCH, WAVELENGTH, 40e-6)
     with pytest.warns(SamplingWarning, match="wraps around"):
-        fresnel(field, 0.9)
+        fresnel(field, 0.9, "ir")
     with _no_sampling_warning():
         fresnel(field, 0.1)
+        assert fresnel(field, 0.9).pitch == pytest.approx((WAVELENGTH * 0.9 / (N * PITCH),) * 2)
+
+
+def _width(field):
+    """Beam radius w = √(2⟨r²⟩) of the irradiance (exp(−2r²/w²) for a Gaussian beam)."""
+    y, x = _axes(field.shape, field.pitch)
+    intensity = field.intensity.astype(np.float64)
+    return math.sqrt(2 * np.sum((x ** 2 + y ** 2) * intensity) / np.sum(intensity))
+
+
+def test_single_transform_follows_the_gaussian_beam_far_beyond_the_window():
+    """A 100 µm waist (z_R = πw0²/λ = 49.6 mm at 633 nm) on 256 samples of 8 µm, propagated
+    8 z_R (15 critical distances): ``auto`` takes the single transform, sampled at λz/(N·dx),
+    and the beam has w(z) = w0·√(1 + (z/z_R)²) = 8.06·w0 (from its second moment ⟨r²⟩ =
+    w²/2) and on the axis U(0, z) = exp(ikz)/(1 + iz/z_R) (amplitude w0/w, Gouy phase
+    −arctan(z/z_R)), with the power of the input. On the input window (``"ir"``) the beam
+    would wrap around."""
+    wavelength, n, pitch, waist = 633e-9, 256, 8e-6, 100e-6
+    rayleigh = math.pi * waist ** 2 / wavelength
+    z = 8 * rayleigh
+    gaussian = _gaussian((n, n), pitch, wavelength, waist, np.complex64)
+    assert z > 15 * max(critical_distance(gaussian))
+    with _no_sampling_warning():
+        result = fresnel(gaussian, z)
+    out_pitch = wavelength * z / (n * pitch)
+    assert result.pitch == pytest.approx((out_pitch, out_pitch), rel=1e-12)
+    assert result.data.dtype == np.complex64
+    expected_width = waist * math.sqrt(1 + (z / rayleigh) ** 2)
+    assert _width(result) == pytest.approx(expected_width, rel=1e-4)
+    assert result.power == pytest.approx(gaussian.power, rel=1e-5)
+    carrier = np.exp(1j * np.mod(2 * np.pi * z / wavelength, 2 * np.pi))
+    expected = carrier / (1 + 1j * z / rayleigh)
+    assert complex(result.data[n // 2, n // 2]) == pytest.approx(expected, rel=1e-4)
+    with pytest.warns(SamplingWarning, match="wraps around"):
+        fresnel(gaussian, z, "ir")
+    assert np.allclose(fresnel(gaussian, z, "single").data, result.data)
+
+
+def test_single_transform_warns_below_the_critical_distance():
+    field = _gaussian((N, N), PITCH, WAVELENGTH, 100e-6)
+    with pytest.warns(SamplingWarning, match="method='single' undersamples"):
+        fresnel(field, 0.5 * CRITICAL, "single")
 
 
 @pytest.mark.parametrize("fresnel_number", [0.6, 1.0, 1.7, 2.5, 4.2])
@@ -356,8 +432,11 @@ def test_square_aperture_on_axis_follows_the_fresnel_integrals(fresnel_number):
 
 @pytest.mark.parametrize("propagate", [
     lambda u: angular_spectrum(u, 1e-3), lambda u: fresnel(u, 2e-4, "tf"),
-    lambda u: lens_ft(u, 0.1), lambda u: lens_ft(u, 0.1, out_pitch=1e-4, out_shape=(7, 9))],
-    ids=["angular_spectrum", "fresnel", "lens_ft", "lens_ft_matrix"])
+    lambda u: fresnel(u, 0.5, "single"), lambda u: lens_ft(u, 0.1),
+    lambda u: lens_ft(u, 0.1, out_pitch=1e-4, out_shape=(7, 9)),
+    lambda u: propagate._lens_chirp_z(u, 0.1, (1e-4, 1e-4), (7, 9))],
+    ids=["angular_spectrum", "fresnel", "fresnel_single", "lens_ft", "lens_ft_matrix",
+         "lens_ft_chirp_z"])
 @pytest.mark.filterwarnings("ignore::opticsim.SamplingWarning")  # noise fills the window
 def test_leading_axes_are_a_batch(propagate):
     rng = np.random.default_rng(17)

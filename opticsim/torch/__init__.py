@@ -24,7 +24,9 @@ moves the image to its centred place, folds in lens 1's centre ramp and replaces
 fftshift, so the result equals ``lens_ft(lens_ft(u)·M·P2)`` sample for sample.
 When the Fourier SLM's pitch/oversample is not ``λ·f1/(N·dx)`` (``fourf.fourier_by_fft`` is
 False), both lenses are matrix Fourier transforms to the panel's samples and back
-(:func:`fourf_field_mft`), as in the engine.
+(:func:`fourf_field_mft`), with the engine's matrices (:func:`opticsim.propagate.mft_matrices`)
+at every size; the engine switches to a chirp-z transform from
+``opticsim.propagate.CHIRP_Z_FROM`` samples a side, equal to rounding.
 """
 
 from .conv import MASKS, SHOT_NOISE, STATE_FORMAT, Optical4fConv, load_state
