@@ -14,8 +14,8 @@ depend on the weights).
   CPU with ``--threads`` threads (and on CUDA when present), batch 1, ``torch.no_grad``, the
   fastest of ``--repeats`` calls after a warm-up (load from other processes only slows a call;
   on a shared 2-core machine a 2-thread torch stalls whenever the other core is taken, so the
-  default is 1 thread), at every size up to ``--measure-up-to``; above it the time is *modelled*: the
-  FLOPs times the seconds per FLOP measured at the largest measured size (the JSON and the table
+  default is 1 thread), at every size up to ``--measure-up-to``; above it the time is
+  *modelled*: the FLOPs times the seconds per FLOP measured at the largest measured size (the JSON and the table
   say which). The teacher runs its whole network; the digital student its FFT convolution,
   square law and back end.
 * **Optical**: :class:`kd.cost.OpticalFrontEnd` from the presets' frame rates, pixels and
@@ -260,9 +260,9 @@ def markdown(document: dict) -> str:
                 f"{row['break_even_rate']:.3g} | {_si(j['teacher'], 'J')} | "
                 f"{_si(j['hybrid'], 'J')} |")
         found = result["crossover"]
+        largest = document["settings"]["sizes"][-1]
         lines += ["", "Crossover (hybrid faster than the teacher from this size on): "
-                  + (f"{found}²" if found else f"none up to {document['settings']['sizes'][-1]}²"),
-                  ""]
+                  + (f"{found}²" if found else f"none up to {largest}²"), ""]
     accuracy = document["accuracy"]
     lines += [f"Accuracy at {accuracy['size']}² only (`{accuracy['command']}`): teacher "
               f"{accuracy['teacher'][0]:.3f} ± {accuracy['teacher'][1]:.3f}, digital student "
@@ -292,10 +292,13 @@ def plot(document: dict) -> bytes:
     for device, result in document["devices"].items():
         rows = result["rows"]
         sizes = [row["size"] for row in rows]
-        for axis, quantity, unit in ((axes[0], "seconds", "s"), (axes[1], "joules", "J")):
+        for axis, quantity, name in ((axes[0], "seconds", "time per image (s)"),
+                                     (axes[1], "joules", "energy per image (J)")):
             for key, label in labels.items():
                 values = [row[quantity][key] for row in rows]
-                line, = axis.plot(sizes, values, "-", label=f"{label}, {device}")
+                line, = axis.plot(sizes, values, ":" if key == "optics" else "-",
+                                  linewidth=3 if key == "optics" else 1.5,
+                                  label=f"{label}, {device}")
                 if key != "optics":
                     for size, value, row in zip(sizes, values, rows):
                         axis.plot(size, value, "o", color=line.get_color(),
@@ -305,7 +308,7 @@ def plot(document: dict) -> bytes:
                 axis.annotate(f"crossover {result['crossover']}²", (result["crossover"], 1),
                               xycoords=("data", "axes fraction"), va="top", fontsize=8)
             axis.set(xscale="log", yscale="log", xlabel="image side N (N² pixels)",
-                     ylabel=f"{quantity[:-1]} per image ({unit})")
+                     ylabel=name)
             axis.set_xticks(sizes, [str(n) for n in sizes])
             axis.minorticks_off()
     found = {device: r["crossover"] for device, r in document["devices"].items()}
