@@ -1,6 +1,6 @@
 """Engine throughput against the FFT floor and a plain-NumPy pipeline (issues 2 and 3).
 
-    python benches/bench_engine.py [--quick] [--out PATH]
+    python benches/bench_engine.py [--quick] [--out PATH] [--peers] [--peer-sizes N ...]
 
 Every case is timed against contenders measured in the same run, on the same threads:
 
@@ -45,6 +45,18 @@ exceeds ``--max-load``. Ratios (engine time / floor time) are the headline; abso
 milliseconds depend on the machine. The table goes to stdout and everything to a JSON file
 (``bench-results/bench_engine.json`` by default), written atomically, and with ``--plot PATH``
 the ratios against N to a PNG.
+
+Peers (``--peers``, on by default, off with ``--quick``): the same ideal 4f frame — lens
+Fourier transform, a random-phase mask, the inverse transform, |E|² — of an N×N image at
+``--peer-sizes`` (256–2048) in each installed peer's idiomatic API: prysm, hcipy, LightPipes,
+poppy, diffractsim, torchoptics, and a hand-written ``torch.fft`` 4f. None is a dependency:
+each is imported when the comparison runs, and one that is absent or fails to import is
+listed with the reason. The lenses have ``f = N·dx²/λ`` so that every plane has the input's
+pitch and all peers hold the frame on N×N samples. Each peer is timed with the engine
+(:meth:`FourF.run`) in the same interleaved rounds and reported as peer time / engine time,
+with its version and ``agree``, the correlation of its all-pass frame with the input
+intensity (1: it computes the ideal 4f image). A peer slower than ``PEER_CAP`` seconds a frame
+is timed once and dropped at larger N.
 
 The input SLM, the Fourier SLM and the camera run their passes on every core, but pyFFTW's
 OpenMP threads busy-wait for milliseconds after each transform and so hold a core the passes
