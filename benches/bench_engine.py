@@ -1,6 +1,6 @@
 """Engine throughput against the FFT floor and a plain-NumPy pipeline (issues 2 and 3).
 
-    python benches/bench_engine.py [--quick] [--out PATH]
+    python benches/bench_engine.py [--quick] [--out PATH] [--peers] [--peer-sizes N ...]
 
 Every case is timed against contenders measured in the same run, on the same threads:
 
@@ -47,6 +47,18 @@ exceeds ``--max-load``. Ratios (engine time / floor time) are the headline; abso
 milliseconds depend on the machine. The table goes to stdout and everything to a JSON file
 (``bench-results/bench_engine.json`` by default), written atomically, and with ``--plot PATH``
 the ratios against N to a PNG.
+
+Peers (``--peers``, on by default, off with ``--quick``): the same ideal 4f frame — lens
+Fourier transform, a random-phase mask, the inverse transform, |E|² — of an N×N image at
+``--peer-sizes`` (256–2048) in each installed peer's idiomatic API: prysm, hcipy, LightPipes,
+poppy, diffractsim, torchoptics, and a hand-written ``torch.fft`` 4f. None is a dependency:
+each is imported when the comparison runs, and one that is absent or fails to import is
+listed with the reason. The lenses have ``f = N·dx²/λ`` so that every plane has the input's
+pitch and all peers hold the frame on N×N samples. Each peer is timed with the engine
+(:meth:`FourF.run`) in the same interleaved rounds and reported as peer time / engine time,
+with its version and ``agree``, the correlation of its all-pass frame with the input
+intensity (1: it computes the ideal 4f image). A peer slower than ``PEER_CAP`` seconds a frame
+is timed once and dropped at larger N.
 
 The input SLM, the Fourier SLM and the camera run their passes on every core, but pyFFTW's
 OpenMP threads busy-wait for milliseconds after each transform and so hold a core the passes
@@ -422,6 +434,228 @@ def run_all(sizes, batch, rounds: int, seconds: float, seed: int = 0, retries: i
     return [_measured(case, shape, bench, retries, max_load) for case, shape, bench in cases]
 
 
+# --- peers (issue 9): the same ideal 4f frame in other simulators ---------------------------
+
+PEERS = ("prysm", "hcipy", "LightPipes", "poppy", "diffractsim", "torchoptics", "torch_fft")
+PEER_SIZES = (256, 512, 1024, 2048)
+PEER_CAP = 5.0          # s: a peer slower than this for one frame skips the larger sizes
+
+
+def peer_focal_length(n: int) -> float:
+    """The peers' lens focal length (m) at N: ``N·dx²/λ``, so that the Fourier-plane pitch
+    ``λf/(N·dx)`` equals the input pitch ``dx`` and every simulator holds the whole frame
+    (input, Fourier plane, output) on N×N samples of one pitch, with no resampling."""
+    return n * PITCH ** 2 / WAVELENGTH
+
+
+def _prysm(n, image, mask):
+    from prysm.propagation import Wavefront
+
+    f, dx_mm = peer_focal_length(n) * 1e3, PITCH * 1e3       # prysm works in mm and µm
+
+    wavelength = WAVELENGTH * 1e6
+
+    def run():
+        focused = Wavefront(image.astype(np.complex128), wavelength, dx_mm).focus(f, Q=1)
+        masked = Wavefront(focused.data * mask, wavelength, focused.dx, space="psf")
+        return masked.unfocus(f, Q=1).intensity.data
+    return run
+
+
+def _hcipy(n, image, mask):
+    import hcipy
+
+    pupil = hcipy.make_pupil_grid(n, n * PITCH)
+    lens = hcipy.FraunhoferPropagator(pupil, pupil, peer_focal_length(n))
+    field, flat_mask = hcipy.Field(image.ravel().astype(complex), pupil), mask.ravel()
+
+    def run():
+        spectrum = lens(hcipy.Wavefront(field, WAVELENGTH))
+        spectrum.electric_field *= flat_mask
+        return lens.backward(spectrum).power.shaped
+    return run
+
+
+def _lightpipes(n, image, mask):
+    import LightPipes as lp
+
+    intensity, phase = image ** 2, np.angle(mask)       # the peers' masks are phase-only
+
+    def run():
+        field = lp.SubIntensity(lp.Begin(n * PITCH, WAVELENGTH, n), intensity)
+        field = lp.PipFFT(lp.MultPhase(lp.PipFFT(field), phase), -1)
+        return lp.Intensity(field)
+    return run
+
+
+def _poppy(n, image, mask):
+    import astropy.units as u
+    import poppy
+
+    system = poppy.OpticalSystem(oversample=1, npix=n, pupil_diameter=n * PITCH * u.m)
+    system.add_pupil(poppy.ArrayOpticalElement(transmission=image, name="image",
+                                               pixelscale=PITCH * u.m / u.pixel))
+    system.add_image(poppy.ArrayOpticalElement(opd=np.angle(mask) * WAVELENGTH / (2 * np.pi),
+                                               name="Fourier mask"))
+    system.add_pupil(poppy.ScalarTransmission(name="output"))
+
+    def run():
+        return system.propagate(system.input_wavefront(WAVELENGTH * u.m)).intensity
+    return run
+
+
+def _diffractsim(n, image, mask):
+    import diffractsim
+
+    f = peer_focal_length(n)
+    side = n * PITCH
+    window = [-side / 2, side / 2 - PITCH]               # n samples of pitch PITCH
+
+    def run():
+        field = diffractsim.MonochromaticField(wavelength=WAVELENGTH, extent_x=side,
+                                               extent_y=side, Nx=n, Ny=n)
+        field.E = image.astype(np.complex128)
+        field.propagate_to_lens_focal_plane(f, window, window)
+        # its lens sits at the object, so the Fourier plane carries exp(iπr²/λf); a 4f with
+        # the object one focal length before the lens has none: cancel it with the mask
+        chirp = np.exp(-1j * np.pi / (WAVELENGTH * f) * (field.xx ** 2 + field.yy ** 2))
+        field.E = field.E * mask * chirp
+        field.propagate_to_lens_focal_plane(f, window, window)
+        return field.get_intensity()
+    return run
+
+
+def _torchoptics(n, image, mask):
+    import torch
+    import torchoptics
+    from torchoptics.elements import Lens as PeerLens, Modulator
+
+    f = peer_focal_length(n)
+    system = torchoptics.System(
+        PeerLens(n, f, z=f, spacing=PITCH),
+        Modulator(torch.as_tensor(mask, dtype=torch.complex64), z=2 * f, spacing=PITCH),
+        PeerLens(n, f, z=3 * f, spacing=PITCH))
+    field = torchoptics.Field(torch.as_tensor(image, dtype=torch.complex64),
+                              wavelength=WAVELENGTH, spacing=PITCH)
+
+    def run():
+        with torch.no_grad():
+            return system.measure_at_z(field, 4 * f).intensity().numpy()
+    return run
+
+
+def _torch_fft(n, image, mask):
+    import torch
+
+    field = torch.as_tensor(image, dtype=torch.complex64)
+    transfer = torch.fft.ifftshift(torch.as_tensor(mask))       # centred mask, shifted once
+
+    def run():
+        output = torch.fft.ifft2(torch.fft.fft2(field) * transfer)
+        return (output.real ** 2 + output.imag ** 2).numpy()
+    return run
+
+
+PEER_FRAMES = {"prysm": _prysm, "hcipy": _hcipy, "LightPipes": _lightpipes, "poppy": _poppy,
+               "diffractsim": _diffractsim, "torchoptics": _torchoptics, "torch_fft": _torch_fft}
+
+
+def peer_versions() -> tuple[dict, dict]:
+    """({peer: version} of the peers that import, {peer: why not} of the others)."""
+    import importlib
+    import importlib.metadata
+
+    found, missing = {}, {}
+    for peer in PEERS:
+        module = "torch" if peer == "torch_fft" else peer
+        try:
+            importlib.import_module(module)
+            found[peer] = importlib.metadata.version(module)
+        except Exception as error:                  # absent, or broken by its dependencies
+            missing[peer] = f"{type(error).__name__}: {error}"
+    return found, missing
+
+
+def _agreement(output: np.ndarray, image: np.ndarray) -> float:
+    """Correlation of a frame through an all-pass mask with the input intensity, upright or
+    inverted (1 when the peer computes the ideal 4f image)."""
+    output = np.asarray(output, dtype=float).ravel()
+    reference = image ** 2
+    flips = (reference, reference[::-1, ::-1], np.roll(reference[::-1, ::-1], (1, 1), (0, 1)))
+    return max(float(np.corrcoef(output, flip.ravel())[0, 1]) for flip in flips)
+
+
+def bench_peers(sizes, rounds: int, seconds: float, rng) -> dict:
+    """Each installed peer's 4f frame (lens FT, phase mask, inverse, |E|², complex128 unless
+    the peer chooses) against :meth:`FourF.run` of the same N×N image and mask, timed in the
+    same interleaved rounds: ``ratio`` = peer time / engine time. ``agreement`` checks that a
+    peer computes the same frame (see :func:`_agreement`)."""
+    import warnings
+
+    found, missing = peer_versions()
+    rows, capped = [], {}
+    for n in sizes:
+        image = np.zeros((n, n))
+        quarter = n // 4
+        image[quarter:quarter + n // 2, quarter:quarter + n // 2] = rng.random((n // 2, n // 2))
+        mask = _phase_mask(rng, n)
+        system = FourF(Laser(WAVELENGTH, POWER), Lens(peer_focal_length(n)),
+                       Lens(peer_focal_length(n)), (n, n), PITCH)
+        frame = image.astype(np.float32)
+        contenders = {"engine": lambda: system.run(frame, mask)}
+        agreement, slow = {}, {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for peer in found:
+                if peer in capped:                  # too slow at a smaller N
+                    continue
+                agreement[peer] = _agreement(PEER_FRAMES[peer](n, image, np.ones((n, n)))(),
+                                             image)
+                run = PEER_FRAMES[peer](n, image, mask)
+                start = time.perf_counter()
+                run()
+                single = time.perf_counter() - start
+                if single > PEER_CAP:               # one call only, and no larger sizes
+                    capped[peer] = f"one frame took {single:.1f} s at N = {n}"
+                    slow[peer] = single
+                else:
+                    contenders[peer] = run
+            times = {**_fastest(compare(contenders, rounds, seconds)), **slow}
+        for peer in times:
+            if peer != "engine":
+                rows.append(dict(peer=peer, n=n, peer_ms=1e3 * times[peer],
+                                 engine_ms=1e3 * times["engine"],
+                                 ratio=times[peer] / times["engine"],
+                                 agreement=agreement[peer]))
+    return dict(versions=found, missing=missing, capped=capped, rows=rows,
+                frame=dict(wavelength=WAVELENGTH, pitch=PITCH, focal_length="N·pitch²/λ",
+                           image="random amplitudes on the central N/2 × N/2",
+                           mask="random phase, N × N"))
+
+
+def peer_table(peers: dict) -> str:
+    """The peers as fixed-width text: each peer's time and its ratio to the engine, per N."""
+    sizes = sorted({row["n"] for row in peers["rows"]})
+    names = list(dict.fromkeys(row["peer"] for row in peers["rows"]))
+    cells = {(row["peer"], row["n"]): row for row in peers["rows"]}
+    lines = [f"{'peer':<13}{'version':>10}{'agree':>7}"
+             + "".join(f"{f'{n} ms':>11}{'x eng':>9}" for n in sizes)]
+    for name in names:
+        line = (f"{name:<13}{peers['versions'][name]:>10}"
+                f"{min(r['agreement'] for r in peers['rows'] if r['peer'] == name):>7.3f}")
+        for n in sizes:
+            row = cells.get((name, n))
+            line += (f"{row['peer_ms']:>11.2f}{row['ratio']:>9.2f}" if row else " " * 20)
+        lines.append(line)
+    engine = {row["n"]: row["engine_ms"] for row in peers["rows"]}
+    lines.append(f"{'engine':<13}{opticsim.__version__:>10}{'':>7}"
+                 + "".join(f"{engine[n]:>11.2f}{1:>9.2f}" for n in sizes))
+    lines += [f"not run: {peer} ({why})" for peer, why in
+              {**peers["missing"], **peers["capped"]}.items()]
+    return "\n".join(lines)
+
+
+
 # --- report -------------------------------------------------------------------------------
 
 
@@ -536,6 +770,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--retries", type=int, help="reruns of a loaded case (default 2, "
                         "0 with --quick)")
     parser.add_argument("--plot", type=Path, help="also plot the ratios to this PNG file")
+    parser.add_argument("--peers", action=argparse.BooleanOptionalAction,
+                        help="time the installed peer simulators' 4f frame against the engine "
+                        "(default: on, off with --quick)")
+    parser.add_argument("--peer-sizes", type=int, nargs="+", default=PEER_SIZES,
+                        help="grid sides N of the peer comparison (default: %(default)s)")
     args = parser.parse_args(argv)
     if fft.BACKEND != "pyfftw":
         parser.error("the FFT floor needs pyFFTW, which is not installed")
@@ -556,6 +795,12 @@ def main(argv=None) -> dict:
                                 background_load="cores kept busy by other processes"),
                     results=rows)
     print(table(rows))
+    if args.peers if args.peers is not None else not args.quick:
+        peers = bench_peers(args.peer_sizes, rounds, settings["seconds"],
+                            np.random.default_rng(args.seed))
+        document["peers"] = peers
+        print()
+        print(peer_table(peers))
     write_json(args.out, document)
     print(f"wrote {args.out}")
     if args.plot is not None:

@@ -179,6 +179,12 @@ def _convolution_kernel(weight: torch.Tensor) -> torch.Tensor:
     return weight.flip(-2, -1)
 
 
+def fft_shape(output_shape) -> tuple[int, ...]:
+    """The real-FFT size :func:`full_convolution` pads a full convolution of ``output_shape``
+    (``H + K − 1`` per axis) to: the next fast length of each axis."""
+    return tuple(next_fast_len(n, real=True) for n in output_shape)
+
+
 def full_convolution(images: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """``Σ_i images_i ∗ kernel_oi``, the full linear convolution ``(B, C_out, H + K − 1,
     W + K − 1)`` of ``images`` ``(B, C_in, H, W)`` with convolution kernels
@@ -186,7 +192,7 @@ def full_convolution(images: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor
     past the wrap-around, one product per channel pair (twice as fast as ``F.conv2d`` for the
     13×13 kernels of the default student)."""
     out = (images.shape[-2] + kernel.shape[-2] - 1, images.shape[-1] + kernel.shape[-1] - 1)
-    size = tuple(next_fast_len(n, real=True) for n in out)
+    size = fft_shape(out)
     spectrum = torch.fft.rfft2(images, s=size)
     transfer = torch.fft.rfft2(kernel, s=size)
     product = torch.einsum("biyx,oiyx->boyx", spectrum, transfer)

@@ -12,6 +12,8 @@
   the bench's element fields, on local processes or a Dask cluster (:mod:`opticsim.sweep`).
 - ``opticsim export``: the Fourier-SLM masks of a kd student checkpoint or a saved
   ``Optical4fConv`` state as gray-level files for a real panel (:mod:`opticsim.export`).
+- ``opticsim bench``: time, energy and FLOPs per image of the teacher, the digital student and
+  the optical-electronic hybrid against image size (``benches/optical_vs_gpu.py``).
 
 Every user error is one line ``opticsim <command>: error: …`` and a non-zero exit code.
 """
@@ -380,6 +382,82 @@ def _export(args, argv) -> int:
     return 0
 
 
+BENCH_FILE = Path(__file__).resolve().parents[1] / "benches" / "optical_vs_gpu.py"
+
+
+def _bench_module():
+    """``benches/optical_vs_gpu.py`` of this source tree (benches are not installed)."""
+    import importlib.util
+
+    if not BENCH_FILE.is_file():
+        raise FileNotFoundError(f"{BENCH_FILE} not found: opticsim bench runs from a source "
+                                "checkout of opticsim")
+    spec = importlib.util.spec_from_file_location("optical_vs_gpu", BENCH_FILE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module                 # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _bench(args, argv) -> int:
+    module = _bench_module()
+    settings = module.Settings(
+        sizes=args.sizes, measure_up_to=args.measure_up_to, repeats=args.repeats,
+        threads=args.threads, laser=args.laser,
+        fourier_slm=args.fourier_slm, input_slm=args.input_slm, camera=args.camera,
+        exposure=args.exposure, channels_per_frame=args.channels_per_frame,
+        adc_energy=args.adc_energy, cpu_core_power=args.cpu_core_power,
+        gpu_power=args.gpu_power)
+    module.run(settings, Path(args.out), _command(argv))
+    return 0
+
+
+def _bench_parser(commands) -> None:
+    """The ``bench`` subcommand; the bench checks the ranges of its values."""
+    from kd import cost
+    from kd.hardware import Bench
+
+    bench = commands.add_parser(
+        "bench", help="optical front end + electronic back end against the electronic "
+        "teacher: time, energy and FLOPs per image against image size",
+        description="Count FLOPs of the kd teacher and student, time them with torch on this "
+        "CPU (and CUDA when present), model the optical front end from the presets' frame rates "
+        "and powers, and write a JSON, a Markdown table and a log-log plot of time and energy "
+        "per image against size, with the crossover size (benches/optical_vs_gpu.py).")
+    default = Bench()
+    bench.add_argument("--sizes", type=_csv_ints,
+                       default=(32, 64, 128, 256, 512, 1024, 2048, 4096),
+                       help="image sides N, comma-separated (default %(default)s)")
+    bench.add_argument("--measure-up-to", type=int, default=1024,
+                       help="time the models with torch up to this N; larger sizes are "
+                       "modelled from FLOPs (default %(default)s)")
+    bench.add_argument("--repeats", type=int, default=3,
+                       help="timed calls per model and size; the fastest counts (default 3)")
+    bench.add_argument("--threads", type=int, default=1,
+                       help="torch CPU threads (default 1: steady on a shared machine)")
+    devices = bench.add_argument_group("optical bench (preset names: opticsim.presets)")
+    devices.add_argument("--laser", default=default.laser)
+    devices.add_argument("--fourier-slm", default=default.fourier_slm)
+    devices.add_argument("--input-slm", help="default: a second Fourier SLM panel")
+    devices.add_argument("--camera", default=default.camera)
+    devices.add_argument("--exposure", type=float, default=default.exposure,
+                         help="camera exposure in s (default %(default)s)")
+    devices.add_argument("--channels-per-frame", type=int, default=1,
+                         help="output channels tiled in one camera frame (default 1: one "
+                         "frame per channel)")
+    power = bench.add_argument_group("assumed constants")
+    power.add_argument("--adc-energy", type=float, default=cost.ADC_ENERGY,
+                       help="J per ADC conversion (default %(default)s)")
+    power.add_argument("--cpu-core-power", type=float, default=cost.CPU_CORE_POWER,
+                       help="W per CPU thread running the models (default %(default)s)")
+    power.add_argument("--gpu-power", type=float, default=cost.GPU_POWER,
+                       help="W of a CUDA GPU running them (default %(default)s)")
+    bench.add_argument("--out", default="bench-results/optical_vs_gpu.json",
+                       help="JSON file; the .md table and .png plot go beside it "
+                       "(default %(default)s)")
+    bench.set_defaults(handler=_bench)
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -562,6 +640,7 @@ def parser() -> argparse.ArgumentParser:
     add_run_options(sweep)
     sweep.set_defaults(handler=_sweep)
     _export_parser(commands)
+    _bench_parser(commands)
     return root
 
 

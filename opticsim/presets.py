@@ -5,9 +5,11 @@ build an :class:`~opticsim.SLM`, :class:`~opticsim.Camera` or :class:`~opticsim.
 :class:`Preset` record; any keyword of the constructor overrides the preset's value
 (``camera("imx250", exposure=2e-3)``). ``names()`` lists the presets by kind, ``info(name)``
 returns a record: its constructor values, ``source`` (the "source" column of
-``reference/hardware.md``), ``unverified`` (values from secondary sources) and ``assumptions``
-(values the table does not give, each with how it was chosen). Names are case-insensitive;
-spaces and underscores count as hyphens, and each preset has a few aliases ("pluto").
+``reference/hardware.md``), ``unverified`` (values from secondary sources), ``assumptions``
+(values the table does not give, each with how it was chosen) and ``electrical_power`` (W, the
+running device's supply power, for energy budgets; ``None`` where not known). Names are
+case-insensitive; spaces and underscores count as hyphens, and each preset has a few aliases
+("pluto").
 
 Three choices hold for every preset: an LCoS panel's crosstalk (fringing width, pixels) is
 taken as its liquid-crystal thickness over its pitch, ``d/p`` with ``d = Γ/Δn`` from the
@@ -88,7 +90,10 @@ class Preset:
 
     ``source`` cites where the values come from; ``unverified`` names the values taken from
     secondary sources; ``assumptions`` maps each value the source does not give to how it was
-    chosen; ``aliases`` are other names it is found under.
+    chosen; ``aliases`` are other names it is found under. ``electrical_power`` (W) is the
+    running device's supply power — a laser's wall-plug power, an SLM's panel and driver, a
+    camera head — which no constructor takes (the energy model of :mod:`kd.cost` reads it);
+    ``unverified`` and ``assumptions`` may name it too.
     """
 
     name: str
@@ -99,6 +104,7 @@ class Preset:
     unverified: tuple[str, ...] = ()
     assumptions: Mapping[str, str] = dataclasses.field(default_factory=dict)
     aliases: tuple[str, ...] = ()
+    electrical_power: float | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -106,10 +112,14 @@ class Preset:
         if not self.source:
             raise ValueError(f"preset {self.name!r} must cite a source")
         fields = _fields(self.kind)
-        named = set(self.values) | set(self.unverified) | set(self.assumptions)
+        named = set(self.values) | (set(self.unverified) | set(self.assumptions)) - {
+            "electrical_power"}
         if not named <= fields:
             raise ValueError(f"preset {self.name!r} names {sorted(named - fields)}, which are "
                              f"not {KINDS[self.kind].__name__} fields {sorted(fields)}")
+        if self.electrical_power is not None:
+            object.__setattr__(self, "electrical_power",
+                               checks.positive("electrical_power", self.electrical_power))
         object.__setattr__(self, "values", types.MappingProxyType(dict(self.values)))
         object.__setattr__(self, "assumptions", types.MappingProxyType(dict(self.assumptions)))
 
@@ -142,6 +152,7 @@ _TWO_PI = ("2π at the working wavelength: the vendor calibrates the LUT per wav
 _OVERSAMPLE = "simulation choice: 3 samples per pixel, the fewest that resolve the dead frame"
 _DMD_FILL = "about 92% mirror area, typical of TI DMDs (not in hardware.md)"
 _DMD_CROSSTALK = "0: mirrors tilt independently, no fringing field"
+_POWER = "not in the source; {} assumed: {}; unverified"
 
 
 def _lc_crosstalk(pitch: float, retardance: float, why: str) -> tuple[float, str]:
@@ -164,10 +175,13 @@ PRESETS = (
          "oversample": SIMULATION_OVERSAMPLE, "frame_rate": 60.0},
         source="holoeye.com product page (PLUTO-2.1, VIS-016 panel)",
         unverified=("fill_factor", "frame_rate"),
-        assumptions={"phase_range": "6.9π at 530 nm and 5.2π at 633 nm (source), "
+        assumptions={"electrical_power": _POWER.format(
+                         "5 W", "panel and driver unit, typical of an HDMI-fed LCoS SLM"),
+                     "phase_range": "6.9π at 530 nm and 5.2π at 633 nm (source), "
                                     "interpolated in 1/λ; outside 530–633 nm the dispersion of "
                                     "Δn is neglected (δ ∝ 1/λ)",
                      "crosstalk": _PLUTO_XT[1], "oversample": _OVERSAMPLE},
+        electrical_power=5.0,
         aliases=("holoeye-pluto-2.1", "pluto", "pluto-2", "pluto2.1")),
     Preset(
         "gaea-2", "slm", "Holoeye GAEA-2 4K LCoS phase-only SLM",
@@ -187,11 +201,14 @@ PRESETS = (
          "oversample": SIMULATION_OVERSAMPLE, "frame_rate": 500.0},
         source="meadowlark.com (1920×1152 SLM)",
         unverified=("pitch", "fill_factor", "bits", "frame_rate"),
-        assumptions={"bits": "8-bit images (8–12 bits listed)",
+        assumptions={"electrical_power": _POWER.format(
+                         "10 W", "panel and driver, typical of an LCoS SLM"),
+                     "bits": "8-bit images (8–12 bits listed)",
                      "phase_range": "≥2π over the visible (source); " + _TWO_PI,
                      "crosstalk": _MEADOWLARK_XT[1],
                      "frame_rate": "the ~500 Hz upper limit listed",
                      "oversample": _OVERSAMPLE},
+        electrical_power=10.0,
         aliases=("meadowlark", "meadowlark-1920-1152")),
     Preset(
         "santec-slm-200", "slm", "Santec SLM-200 LCoS phase-only SLM",
@@ -248,12 +265,15 @@ PRESETS = (
         source="EMVA 1288 datasheet (Genie Nano M2450): full well 10.7 ke⁻, 12-bit, "
                "SNRmax 40.3 dB, DNR 71.2 dB",
         unverified=("qe", "read_noise", "frame_rate"),
-        assumptions={"qe": "0.68 within the ~65–70% listed at ~530 nm",
+        assumptions={"electrical_power": _POWER.format(
+                         "3.5 W", "a GigE machine-vision camera head draws 3–4 W"),
+                     "qe": "0.68 within the ~65–70% listed at ~530 nm",
                      "gain": "the 12-bit ADC spans the full well: K = 4095/10 700 DN/e⁻ "
                              "(with read noise 2.3 e⁻ this gives DNR ≈ 71.1 dB, as measured)",
                      "dark_current": "5 e⁻/s, a plausible room-temperature CMOS value",
                      "frame_rate": "upper end of the 57–80 fps listed",
                      "exposure": "1 ms, a setting"},
+        electrical_power=3.5,
         aliases=("sony-imx250", "genie-nano-m2450", "m2450")),
     Preset(
         "orca-flash4.0-v2", "camera", "Hamamatsu ORCA-Flash4.0 v2 sCMOS camera, 16-bit",
@@ -262,11 +282,14 @@ PRESETS = (
          "full_well": 30_000.0, "bits": 16, "offset": 100.0, "frame_rate": 100.0},
         source="Hamamatsu vendor page / UCSF Nikon Imaging Center camera table",
         unverified=("read_noise", "full_well", "bits", "frame_rate"),
-        assumptions={"read_noise": "1.6 e⁻ RMS, the upper end of the 0.8–1.6 e⁻ listed",
+        assumptions={"electrical_power": _POWER.format(
+                         "40 W", "a Peltier-cooled sCMOS head with its supply"),
+                     "read_noise": "1.6 e⁻ RMS, the upper end of the 0.8–1.6 e⁻ listed",
                      "gain": "the 16-bit ADC spans the full well: K = 65535/30 000 DN/e⁻",
                      "dark_current": "0.06 e⁻/s, a typical cooled-sCMOS value",
                      "offset": "100 DN black level, so the dark noise is not clipped",
                      "exposure": "1 ms, a setting"},
+        electrical_power=40.0,
         aliases=("orca", "orca-flash4", "orca-flash4.0", "hamamatsu-orca-flash4.0-v2")),
     Preset(
         "pco-edge-4.2-lt", "camera", "pco.edge 4.2 LT sCMOS camera, 16-bit",
@@ -299,14 +322,20 @@ PRESETS = (
         {"wavelength": 532e-9, "power": 10e-3},
         source="hardware.md: 532 nm lasers in 4f correlators (Chang et al. 2018, Sci. Rep. "
                "8:12324)",
-        assumptions={"power": "10 mW, a typical laboratory DPSS module"},
+        assumptions={"electrical_power": _POWER.format(
+                         "1 W", "a 10 mW DPSS module and driver at ~1% wall-plug efficiency"),
+                     "power": "10 mW, a typical laboratory DPSS module"},
+        electrical_power=1.0,
         aliases=("532", "532nm", "532-nm", "dpss")),
     Preset(
         "hene-633", "laser", "632.8 nm helium-neon laser, expanded flat beam",
         {"wavelength": 632.8e-9, "power": 5e-3},
         source="hardware.md: 633 nm lasers in 4f correlators",
-        assumptions={"wavelength": "the HeNe line, 632.8 nm, for the 633 nm listed",
+        assumptions={"electrical_power": _POWER.format(
+                         "5 W", "a 5 mW HeNe tube and supply are about 0.1% efficient"),
+                     "wavelength": "the HeNe line, 632.8 nm, for the 633 nm listed",
                      "power": "5 mW, a typical laboratory HeNe"},
+        electrical_power=5.0,
         aliases=("633", "633nm", "633-nm", "hene", "he-ne")),
 )
 

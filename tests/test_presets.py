@@ -121,3 +121,16 @@ def test_unknown_or_wrong_kind_names_raise_with_the_known_names():
     with pytest.raises(ValueError, match="kind"):
         presets.names("lens")
     assert presets.names("laser") == ("dpss-532", "hene-633")
+
+
+def test_electrical_power_is_a_record_field_never_a_constructor_value():
+    record = presets.info("meadowlark")
+    assert record.electrical_power == 10.0
+    assert "unverified" in record.assumptions["electrical_power"]
+    assert "electrical_power" not in record.values       # the SLM takes no supply power
+    with pytest.raises(ValueError, match="electrical_power"):
+        presets.Preset("x", "laser", "a laser", {"wavelength": 5e-7, "power": 1e-3},
+                       source="a datasheet", electrical_power=-1.0)
+    with pytest.raises(ValueError, match="electrical_power"):
+        presets.Preset("x", "laser", "a laser", {"wavelength": 5e-7, "electrical_power": 1.0},
+                       source="a datasheet")

@@ -1,0 +1,372 @@
+"""Per image, as the input grows: the all-electronic teacher, the digital SCLC student, and the
+hybrid (optical front end + electronic back end) — time, energy and FLOPs (issue 9).
+
+    opticsim bench [--sizes 32,64,...,4096] [--measure-up-to 1024] [--out PATH] [...]
+    python benches/optical_vs_gpu.py [same options]
+
+The models are the demo's (:class:`kd.experiment.Experiment` defaults): the teacher's 3×3
+convolutions of 8/16/32 channels with 2× pools between them, the student's cascade of 5×5
+spectral layers of 8/16/16 channels (one 13×13 kernel per output channel), both with the
+BatchNorm / 6×6 pool / FC 512-256-10 back end, one grey input channel, untrained (time does not
+depend on the weights).
+
+* **Electronic**: FLOPs counted analytically (:mod:`kd.cost`); time measured with torch on this
+  CPU with ``--threads`` threads (and on CUDA when present), batch 1, ``torch.no_grad``, the
+  fastest of ``--repeats`` calls after a warm-up (load from other processes only slows a call;
+  on a shared 2-core machine a 2-thread torch stalls whenever the other core is taken, so the
+  default is 1 thread), at every size up to ``--measure-up-to``; above it the time is
+  *modelled*: the FLOPs times the seconds per FLOP measured at the largest measured size (the JSON and the table
+  say which). The teacher runs its whole network; the digital student its FFT convolution,
+  square law and back end.
+* **Optical**: :class:`kd.cost.OpticalFrontEnd` from the presets' frame rates, pixels and
+  supply powers (``electrical_power``, all assumed: see ``presets.info(name).assumptions``) and
+  the exposure; frames per image, time per image pipelined, energy from the devices' supply
+  power and the ADC conversions. The hybrid's electronic back end (BatchNorm, pool, FC on the
+  camera frames) is measured like the models; the optics does not remove it.
+* **Hybrid**: time per image ``max(optics, back end)`` (the back end works on one image while
+  the optics takes the next), energy ``optics + back end``. The *crossover* is the smallest
+  size from which on the hybrid is faster than the teacher; ``break_even_rate`` is the frame
+  rate (Hz) the Fourier SLM and camera would both need for the hybrid to match the teacher.
+  Electronic energy is time × threads × ``--cpu-core-power`` (or × ``--gpu-power``), assumed
+  constants.
+
+Accuracies are those measured by ``opticsim train --seeds 0 1 2`` at 64×64 (README, "Measured:
+the comparison over three seeds"); they are not measured at any other size. Writes the JSON
+(``bench-results/optical_vs_gpu.json`` by default), a Markdown table beside it (``.md``) and a
+log-log plot of time and energy per image against size (``.png``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+import opticsim
+from kd import cost
+from kd.experiment import Experiment
+from kd.models import SCLCStudent, Teacher
+from opticsim import checks, presets
+from opticsim.files import write_atomic
+
+SIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
+MODELS = ("teacher", "student", "backend")
+# Test accuracy, mean ± std over seeds 0-2, 64×64 cluttered digits (README).
+ACCURACY = {"size": 64, "command": "opticsim train --seeds 0 1 2",
+            "teacher": (0.850, 0.030), "student": (0.709, 0.006),
+            "hybrid": (0.696, 0.002)}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One run: image sides ``sizes`` (pixels); torch timings at sides up to
+    ``measure_up_to`` (the fastest of ``repeats`` calls, on ``threads`` CPU threads); the
+    optical bench by preset names (``input_slm`` defaults to a second ``fourier_slm``),
+    ``exposure`` (s) and ``channels_per_frame``; ``adc_energy`` (J), ``cpu_core_power`` (W per
+    thread) and ``gpu_power`` (W)."""
+
+    sizes: tuple[int, ...] = SIZES
+    measure_up_to: int = 1024
+    repeats: int = 3
+    threads: int = 1
+    laser: str = Experiment().bench.laser
+    fourier_slm: str = Experiment().bench.fourier_slm
+    input_slm: str | None = None
+    camera: str = Experiment().bench.camera
+    exposure: float = Experiment().bench.exposure
+    channels_per_frame: int = 1
+    adc_energy: float = cost.ADC_ENERGY
+    cpu_core_power: float = cost.CPU_CORE_POWER
+    gpu_power: float = cost.GPU_POWER
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        if not self.sizes:
+            raise ValueError("sizes must hold at least one image side")
+        set_(self, "sizes", tuple(sorted(set(checks.integer("sizes", n, 8)
+                                                 for n in self.sizes))))
+        set_(self, "measure_up_to", checks.integer("measure_up_to", self.measure_up_to,
+                                                   self.sizes[0]))
+        set_(self, "repeats", checks.integer("repeats", self.repeats, 1))
+        set_(self, "threads", checks.integer("threads", self.threads, 1))
+        for name in ("cpu_core_power", "gpu_power"):
+            set_(self, name, checks.positive(name, getattr(self, name)))
+        self.front_end()                    # validates the presets, exposure, ADC energy
+
+    def front_end(self) -> cost.OpticalFrontEnd:
+        return cost.OpticalFrontEnd.from_presets(
+            self.laser, self.fourier_slm, self.camera, self.input_slm, exposure=self.exposure,
+            adc_energy=self.adc_energy, channels_per_frame=self.channels_per_frame)
+
+
+def models() -> dict:
+    """The demo's teacher and student (:class:`kd.experiment.Experiment` defaults), in eval
+    mode."""
+    experiment = Experiment()
+    common = dict(in_channels=1, classes=10, hidden=experiment.hidden,
+                  dropout=experiment.dropout)
+    teacher = Teacher(channels=experiment.teacher_channels, kernel_size=experiment.kernel_size,
+                      downsample=experiment.downsample, **common)
+    student = SCLCStudent(channels=experiment.channels,
+                          kernel_size=experiment.spectral_kernel_size,
+                          readout=experiment.readout, **common)
+    return {"teacher": teacher.eval(), "student": student.eval()}
+
+
+def flops(networks: dict, size: int) -> dict:
+    """FLOPs per image of a ``size``² input (see :mod:`kd.cost`)."""
+    student = networks["student"]
+    return {"teacher": cost.teacher_flops(networks["teacher"], size),
+            "student": cost.student_flops(student, size),
+            "backend": cost.backend_flops(student, cost.camera_shape(student, size))}
+
+
+def _seconds(call, repeats: int, device: str) -> float:
+    """Shortest wall time (s) of ``repeats`` calls after one warm-up."""
+    def timed():
+        start = time.perf_counter()
+        call()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+    timed()
+    return min(timed() for _ in range(repeats))
+
+
+@torch.no_grad()
+def measure(networks: dict, size: int, repeats: int, device: str) -> dict:
+    """Seconds per image of the teacher and the digital student on a ``size``² image, and of
+    the student's back end on the camera frames, on ``device``."""
+    student = networks["student"].to(device)
+    teacher = networks["teacher"].to(device)
+    image = torch.rand(1, 1, size, size, device=device)
+    frames = torch.rand(1, *cost.camera_shape(student, size), device=device)
+    return {"teacher": _seconds(lambda: teacher(image), repeats, device),
+            "student": _seconds(lambda: student(image), repeats, device),
+            "backend": _seconds(lambda: student.backend(frames), repeats, device)}
+
+
+def electronic_times(settings: Settings, networks: dict, counts: dict, device: str,
+                     progress) -> dict:
+    """``{size: {model: (seconds, measured)}}`` on ``device``: measured up to
+    ``measure_up_to``, above it FLOPs × the seconds per FLOP of the largest measured size."""
+    measured = {}
+    for size in settings.sizes:
+        if size <= settings.measure_up_to:
+            progress(f"measuring {device} at {size}x{size}")
+            measured[size] = measure(networks, size, settings.repeats, device)
+    reference = max(measured)
+    rate = {model: measured[reference][model] / _total(counts[reference][model])
+            for model in MODELS}
+    return {size: {model: (measured[size][model], True) if size in measured
+                   else (rate[model] * _total(counts[size][model]), False)
+                   for model in MODELS}
+            for size in settings.sizes}
+
+
+def _total(count) -> float:
+    return count["total"] if isinstance(count, dict) else count
+
+
+def compare(settings: Settings, device: str, times: dict, counts: dict,
+            front_end: cost.OpticalFrontEnd, student: SCLCStudent) -> list[dict]:
+    """One row per size: FLOPs, seconds and joules per image of each path."""
+    power = settings.gpu_power if device == "cuda" else settings.cpu_core_power * settings.threads
+    kernel, _ = student.cascade.kernel_shape
+    rows = []
+    for size in settings.sizes:
+        seconds = {model: times[size][model][0] for model in MODELS}
+        optics = front_end.cost(size, kernel, student.cascade.out_channels, student.readout)
+        hybrid = max(optics["time"], seconds["backend"])
+        rows.append({
+            "size": size, "device": device,
+            "measured": times[size]["teacher"][1],
+            "flops": {"teacher": counts[size]["teacher"], "student": counts[size]["student"],
+                      "hybrid_backend": counts[size]["backend"]},
+            "seconds": {"teacher": seconds["teacher"], "student": seconds["student"],
+                        "optics": optics["time"], "hybrid_backend": seconds["backend"],
+                        "hybrid": hybrid, "hybrid_latency": optics["time"] + seconds["backend"]},
+            "joules": {"teacher": seconds["teacher"] * power,
+                       "student": seconds["student"] * power,
+                       "optics": optics["energy"], "optics_adc": optics["energy_adc"],
+                       "hybrid_backend": seconds["backend"] * power,
+                       "hybrid": optics["energy"] + seconds["backend"] * power},
+            "optics": optics,
+            "speedup": seconds["teacher"] / hybrid,
+            "break_even_rate": optics["frames"] / seconds["teacher"],
+        })
+    return rows
+
+
+def crossover(rows: list[dict]) -> int | None:
+    """The smallest size from which on the hybrid is faster than the teacher, or None."""
+    found = None
+    for row in reversed(rows):
+        if row["speedup"] <= 1:
+            break
+        found = row["size"]
+    return found
+
+
+def provenance(settings: Settings) -> dict:
+    """Each device's preset: its source and what of it was assumed or unverified."""
+    names = {"laser": settings.laser, "input_slm": settings.input_slm or settings.fourier_slm,
+             "fourier_slm": settings.fourier_slm, "camera": settings.camera}
+    documented = {}
+    for role, name in names.items():
+        record = presets.info(name)
+        documented[role] = {"preset": record.name, "source": record.source,
+                            "electrical_power": record.electrical_power,
+                            "frame_rate": record.values.get("frame_rate"),
+                            "unverified": list(record.unverified),
+                            "assumptions": {key: record.assumptions[key] for key in
+                                            ("frame_rate", "electrical_power")
+                                            if key in record.assumptions}}
+    return documented
+
+
+def _si(value: float, unit: str) -> str:
+    for scale, prefix in ((1, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def markdown(document: dict) -> str:
+    """The rows of each device as a Markdown table, the crossover and the accuracies."""
+    lines = []
+    for device, result in document["devices"].items():
+        lines += [f"Per image on {device} (teacher, digital student and back end "
+                  "measured where marked ✓, else modelled from FLOPs):", "",
+                  "| N² | ✓ | teacher GFLOP | student GFLOP | back end GFLOP | teacher | "
+                  "student | frames | optics | back end | hybrid | speed-up | "
+                  "break-even Hz | teacher J | hybrid J |",
+                  "|" + "---|" * 15]
+        for row in result["rows"]:
+            f, s, j = row["flops"], row["seconds"], row["joules"]
+            lines.append(
+                f"| {row['size']}² | {'✓' if row['measured'] else ''} | "
+                f"{f['teacher']['total'] / 1e9:.3g} | {f['student']['total'] / 1e9:.3g} | "
+                f"{f['hybrid_backend'] / 1e9:.3g} | {_si(s['teacher'], 's')} | "
+                f"{_si(s['student'], 's')} | {row['optics']['frames']} | "
+                f"{_si(s['optics'], 's')} | {_si(s['hybrid_backend'], 's')} | "
+                f"{_si(s['hybrid'], 's')} | {row['speedup']:.3g}× | "
+                f"{row['break_even_rate']:.3g} | {_si(j['teacher'], 'J')} | "
+                f"{_si(j['hybrid'], 'J')} |")
+        found = result["crossover"]
+        largest = document["settings"]["sizes"][-1]
+        lines += ["", "Crossover (hybrid faster than the teacher from this size on): "
+                  + (f"{found}²" if found else f"none up to {largest}²"), ""]
+    accuracy = document["accuracy"]
+    lines += [f"Accuracy at {accuracy['size']}² only (`{accuracy['command']}`): teacher "
+              f"{accuracy['teacher'][0]:.3f} ± {accuracy['teacher'][1]:.3f}, digital student "
+              f"{accuracy['student'][0]:.3f} ± {accuracy['student'][1]:.3f}, hybrid (student "
+              f"through the engine's bench) {accuracy['hybrid'][0]:.3f} ± "
+              f"{accuracy['hybrid'][1]:.3f}.", "", f"Reproduce: `{document['command']}`", ""]
+    return "\n".join(lines)
+
+
+def plot(document: dict) -> bytes:
+    """PNG: time and energy per image against N (log-log), measured points filled, modelled
+    hollow, the crossover marked."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    accuracy = document["accuracy"]
+    labels = {"teacher": f"teacher (acc. {accuracy['teacher'][0]:.2f} at 64²)",
+              "student": f"digital student (acc. {accuracy['student'][0]:.2f})",
+              "optics": "optical front end (modelled)",
+              "hybrid_backend": "hybrid's electronic back end",
+              "hybrid": f"hybrid (acc. {accuracy['hybrid'][0]:.2f} on the bench)"}
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for device, result in document["devices"].items():
+        rows = result["rows"]
+        sizes = [row["size"] for row in rows]
+        for axis, quantity, name in ((axes[0], "seconds", "time per image (s)"),
+                                     (axes[1], "joules", "energy per image (J)")):
+            for key, label in labels.items():
+                values = [row[quantity][key] for row in rows]
+                line, = axis.plot(sizes, values, ":" if key == "optics" else "-",
+                                  linewidth=3 if key == "optics" else 1.5,
+                                  label=f"{label}, {device}")
+                if key != "optics":
+                    for size, value, row in zip(sizes, values, rows):
+                        axis.plot(size, value, "o", color=line.get_color(),
+                                  fillstyle="full" if row["measured"] else "none")
+            if result["crossover"]:
+                axis.axvline(result["crossover"], color="gray", linestyle="--")
+                axis.annotate(f"crossover {result['crossover']}²", (result["crossover"], 1),
+                              xycoords=("data", "axes fraction"), va="top", fontsize=8)
+            axis.set(xscale="log", yscale="log", xlabel="image side N (N² pixels)",
+                     ylabel=name)
+            axis.set_xticks(sizes, [str(n) for n in sizes])
+            axis.minorticks_off()
+    found = {device: r["crossover"] for device, r in document["devices"].items()}
+    axes[0].set_title("time per image; filled: measured, hollow: modelled", fontsize=9)
+    axes[1].set_title("energy per image; crossover: " + ", ".join(
+        f"{device} {n}²" if n else f"{device} none" for device, n in found.items()), fontsize=9)
+    axes[0].legend(fontsize=7)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def environment() -> dict:
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "processor": platform.processor(), "torch": torch.__version__,
+            "cpus": os.cpu_count(), "opticsim": opticsim.__version__,
+            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
+def run(settings: Settings, out: Path, command: str, progress=print) -> dict:
+    """Measure and model every size on the CPU (and CUDA when present); write ``out`` (JSON),
+    its ``.md`` table and ``.png`` plot; return the document."""
+    networks = models()
+    front_end = settings.front_end()
+    counts = {size: flops(networks, size) for size in settings.sizes}
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    results = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(settings.threads)
+    try:
+        times = {device: electronic_times(settings, networks, counts, device, progress)
+                 for device in devices}
+    finally:
+        torch.set_num_threads(threads)
+    for device in devices:
+        rows = compare(settings, device, times[device], counts, front_end, networks["student"])
+        results[device] = {"rows": rows, "crossover": crossover(rows)}
+    document = {"benchmark": "optical_vs_gpu", "command": command,
+                "settings": {**asdict(settings), "sizes": list(settings.sizes)},
+                "front_end": asdict(front_end), "presets": provenance(settings),
+                "assumed": {"adc_energy": "kd.cost.ADC_ENERGY",
+                            "cpu_core_power": "kd.cost.CPU_CORE_POWER",
+                            "gpu_power": "kd.cost.GPU_POWER"},
+                "accuracy": ACCURACY, "environment": environment(), "devices": results}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, (json.dumps(document, indent=2) + "\n").encode())
+    table = markdown(document)
+    write_atomic(out.with_suffix(".md"), table.encode())
+    write_atomic(out.with_suffix(".png"), plot(document))
+    progress(table)
+    progress(f"wrote {out} and its .md table and .png plot")
+    return document
+
+
+if __name__ == "__main__":
+    from opticsim.cli import main
+
+    sys.exit(main(["bench", *sys.argv[1:]]))
