@@ -731,56 +731,60 @@ def shot_read_adc(signal, row_area, col_area, photons, qe, prnu, dark, dsnu, sta
 
     ``signal`` is an irradiance (W/m²) with ``row_area``, ``col_area`` each pixel's active
     lengths (m) over its one sample, or a power (W) with unit lengths; ``photons`` is t/(hν)
-    (1/J). Below :data:`POISSON_EXACT_BELOW` the count is Poisson(μ) + read_noise·z; above
-    it one normal draw ``n = μ + σ·z + μ·(z² − 1)/(6σ²)``, σ² = μ + read_noise², is both
-    noises: the normal approximation with the Poisson skewness (a Cornish–Fisher term),
-    good to O(1/μ), σ and μ/(6σ²) in single precision (a μ whose σ overflows it keeps n = μ,
-    so the pixel saturates). Then ``out = clip(rint(K·min(n + dsnu[k, col], full_well) +
-    offset), 0, max_level)``. Empty ``prnu``/``dsnu`` mean none.
-    Row ``r = b·ny + k`` draws in pixel order from its own SFC64 stream, a copy of
-    ``states[r]`` (uint64 a, b, c, counter), so the frames depend on the states alone,
-    whichever rows run where.
+    (1/J). Each pixel draws one standard normal z. From :data:`POISSON_EXACT_BELOW` on it
+    carries both noises: ``n = μ + σ·z + μ·(z² − 1)/(6σ²)``, σ² = μ + read_noise², the normal
+    approximation with the Poisson skewness (a Cornish–Fisher term), good to O(1/μ), σ and
+    μ/(6σ²) in single precision (a μ whose σ overflows it keeps n = μ, so the pixel
+    saturates). Below it ``n = Poisson(μ) + read_noise·z``. Then ``out = clip(rint(K·min(n +
+    dsnu[k, col], full_well) + offset), 0, max_level)``. Empty ``prnu``/``dsnu`` mean none.
+    Row ``r = b·ny + k`` draws from its own SFC64 stream, a copy of ``states[r]`` (uint64 a,
+    b, c, counter): first the nx normals in pixel order, then the Poisson counts of its pixels
+    below the threshold in pixel order, so the frames depend on the states alone, whichever
+    rows run where.
     """
     batch, ny, nx = out.shape
     stream = np.empty(4, np.uint64)
     variance = read_noise * read_noise
+    mean = np.empty(nx)
     count = np.empty(nx)
-    spread = np.empty(nx, np.float32)           # σ and μ/(6σ²): single precision suffices
-    skew = np.empty(nx, np.float32)
+    normal = np.empty(nx)
     for b in range(batch):
         for k in range(ny):
+            a, b_, c, counter = states[b * ny + k]
+            for col in range(nx):               # the state lives in registers on the hot path
+                z, a, b_, c, counter = _normal_next(a, b_, c, counter)
+                normal[col] = z
             area, source = row_area[k], signal[b, k]
             if prnu.size:
                 response = prnu[k]
                 for col in range(nx):
-                    count[col] = ((area * (col_area[col] * source[col])) * photons) \
+                    mean[col] = ((area * (col_area[col] * source[col])) * photons) \
                         * (qe * response[col]) + dark
             else:
                 for col in range(nx):
-                    count[col] = ((area * (col_area[col] * source[col])) * photons) * qe + dark
-            for col in range(nx):
-                total = np.float32(count[col] + variance)
-                spread[col] = np.sqrt(total)
-                skew[col] = np.float32(count[col]) / (np.float32(6) * total)
-            a, b_, c, counter = states[b * ny + k]
-            for col in range(nx):               # the state lives in registers on the hot path
-                mean = count[col]
-                if mean >= POISSON_EXACT_BELOW:
-                    z, a, b_, c, counter = _normal_next(a, b_, c, counter)
-                    if spread[col] < np.inf:    # else μ > 3e38 e⁻: far past any full well
-                        count[col] = mean + spread[col] * z + skew[col] * (z * z - 1.0)
+                    mean[col] = ((area * (col_area[col] * source[col])) * photons) * qe + dark
+            exact = 0
+            for col in range(nx):               # branch-free: both noises, or the read noise
+                mu, z = mean[col], normal[col]
+                total = np.float32(mu + variance)
+                spread = np.sqrt(total)
+                skew = np.float32(mu) / (np.float32(6) * total)
+                high = mu >= POISSON_EXACT_BELOW
+                exact += not high
+                approximated = mu + spread * z + skew * (z * z - 1.0) if spread < np.inf else mu
+                count[col] = approximated if high else read_noise * z
+            for col in range(nx if exact else 0):
+                mu = mean[col]
+                if mu >= POISSON_EXACT_BELOW or not mu > 0:
                     continue
-                electrons, first = 0, 0.0
-                if 0 < mean < 10:               # most likely no photo-electron at all
+                first = 0.0
+                if mu < 10:                     # most likely no photo-electron at all
                     bits, a, b_, c, counter = _sfc64(a, b_, c, counter)
                     first = np.int64(bits >> _U11) * (1.0 / 9007199254740992.0)
-                if mean >= 10 or (mean > 0 and not _no_photon(mean, first)):
-                    electrons, a, b_, c, counter = _poisson_next(stream, a, b_, c, counter, mean,
-                                                                 first)
-                count[col] = electrons
-                if read_noise > 0:
-                    z, a, b_, c, counter = _normal_next(a, b_, c, counter)
-                    count[col] += read_noise * z
+                    if _no_photon(mu, first):
+                        continue
+                electrons, a, b_, c, counter = _poisson_next(stream, a, b_, c, counter, mu, first)
+                count[col] += electrons
             if dsnu.size:
                 fixed = dsnu[k]
                 for col in range(nx):
@@ -802,18 +806,19 @@ def shot_read_adc_reference(signal, row_area, col_area, photons, qe, prnu, dark,
         bits.state = {"bit_generator": "SFC64", "state": {"state": np.array(state, np.uint64)},
                       "has_uint32": 0, "uinteger": 0}
         stream = np.random.Generator(bits)
-        for column, mu in enumerate(mean[row]):
+        normal = stream.standard_normal(mean.shape[1])
+        for column, (mu, z) in enumerate(zip(mean[row], normal)):
             if mu >= POISSON_EXACT_BELOW:
                 with np.errstate(over="ignore", invalid="ignore"):
                     total = np.float32(mu + read_noise * read_noise)
                     spread, skew = np.sqrt(total), np.float32(mu) / (np.float32(6) * total)
-                z = stream.standard_normal()
                 count[row, column] = (mu + float(spread) * z + float(skew) * (z * z - 1.0)
                                       if spread < np.inf else mu)
             else:
-                count[row, column] = stream.poisson(mu)
-                if read_noise > 0:
-                    count[row, column] += read_noise * stream.standard_normal()
+                count[row, column] = read_noise * z
+        for column, mu in enumerate(mean[row]):
+            if mu < POISSON_EXACT_BELOW:
+                count[row, column] += stream.poisson(mu)
     count = count.reshape(signal.shape)
     if dsnu.size:
         count += dsnu
