@@ -58,6 +58,9 @@ class Lens:
                              "normalisation radius of the pupil")
         object.__setattr__(self, "zernike", types.MappingProxyType(terms))
 
+    def __reduce__(self):           # a mappingproxy does not pickle; the constructor makes one
+        return Lens, (self.focal_length, self.diameter, dict(self.zernike))
+
     @property
     def ideal(self) -> bool:
         """True when the pupil is unit everywhere (no aperture, no aberration)."""

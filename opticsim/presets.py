@@ -22,6 +22,7 @@ one are sampled at ``oversample=3``, the fewest samples per pixel that resolve t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 from dataclasses import dataclass
@@ -122,6 +123,11 @@ class Preset:
                                checks.positive("electrical_power", self.electrical_power))
         object.__setattr__(self, "values", types.MappingProxyType(dict(self.values)))
         object.__setattr__(self, "assumptions", types.MappingProxyType(dict(self.assumptions)))
+
+    def __reduce__(self):           # a mappingproxy does not pickle; the constructor makes one
+        fields = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        fields.update(values=dict(self.values), assumptions=dict(self.assumptions))
+        return functools.partial(Preset, **fields), ()
 
     def build(self, **overrides):
         """The device with ``overrides`` replacing any of the preset's values."""

@@ -1,6 +1,7 @@
 """Thin lens: Airy pattern of its clear aperture, the focusing chirp, pupil and validation."""
 
 import math
+import pickle
 import warnings
 
 import numpy as np
@@ -148,3 +149,12 @@ def test_bad_transmittance_arguments_are_rejected():
         lens.transmittance((8, 8), -1e-6, 5e-7)
     with pytest.raises(ValueError, match="shape"):
         lens.transmittance((8, 0), 1e-6, 5e-7)
+
+
+def test_an_aberrated_lens_pickles_with_its_pupil():
+    """Process pools and Dask pickle elements; the Zernike terms survive the round trip."""
+    lens = Lens(FOCAL_LENGTH, DIAMETER, {4: 0.1, 11: -0.05})
+    copied = pickle.loads(pickle.dumps(lens))
+    assert dict(copied.zernike) == {4: 0.1, 11: -0.05} and copied.diameter == DIAMETER
+    np.testing.assert_array_equal(copied.pupil((32, 32), (2e-4, 2e-4)),
+                                  lens.pupil((32, 32), (2e-4, 2e-4)))

@@ -1,6 +1,7 @@
 """Device presets: each builds, matches reference/hardware.md, cites its source, can be changed."""
 
 import math
+import pickle
 import warnings
 
 import pytest
@@ -46,6 +47,8 @@ def test_every_preset_builds_quietly_and_cites_its_source(kind, name):
     assert record.kind == kind and record.name == name
     assert len(record.source) > 10
     assert set(record.unverified) <= set(record.values)
+    copied = pickle.loads(pickle.dumps(record))        # process pools and Dask pickle these
+    assert repr(copied) == repr(record) and dict(copied.values) == dict(record.values)
 
 
 def test_registry_covers_the_brief_and_the_table_values_match():
