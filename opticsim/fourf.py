@@ -36,6 +36,23 @@ _FRAME_PARALLEL_SAMPLES = 256 * 256
 _CORE_CHUNK_BYTES = 1 << 20
 
 
+class _Shown:
+    """What the Fourier SLM of a :class:`FourF` shows now: ``pattern`` is None or (whether it
+    was given as masks, a copy of those masks or gray levels, the transmittance). A cache, so
+    a pickled or copied system starts with a blank panel."""
+
+    __slots__ = ("pattern",)
+
+    def __init__(self):
+        self.pattern = None
+
+    def __reduce__(self):
+        return _Shown, ()
+
+    def __deepcopy__(self, memo):
+        return _Shown()
+
+
 @dataclass(frozen=True, eq=False)
 class FourF:
     """A 4f correlator: ``laser`` → ``input_slm`` → ``lens1`` (f1) → ``fourier_slm`` →
@@ -96,6 +113,7 @@ class FourF:
             illumination))
         object.__setattr__(self, "_fourier_pupil",
                            self.lens2.pupil(self.fourier_shape, self.fourier_pitch, dtype))
+        object.__setattr__(self, "_shown", _Shown())
 
     def _set_grid(self):
         shape, pitch = self.shape, self.pitch
@@ -290,8 +308,7 @@ class FourF:
         returns it (before any camera), for the ideal reference of every readout."""
         stack, image_ndim = self._images(images, layout)
         lead = np.shape(mask if mask is not None else gray)[:-2]
-        output = self._propagate(stack, self.fourier_transmittance(
-            *self._display_source(mask, gray)))
+        output = self._propagate(stack, self._displayed(*self._display_source(mask, gray)))
         return output.replace(self._frames(output.data, image_ndim, lead, layout))
 
     def _propagate(self, stack: np.ndarray, displays: np.ndarray) -> Field:
@@ -308,6 +325,24 @@ class FourF:
         # The panel's samples repeat the output every λ·f2/(pitch/oversample): the replicas
         # a pixelated SLM makes, which layout() checks against the channels' span.
         return lens_at_pitch(field, self.lens2.focal_length, self.output_pitch, self.shape)
+
+    def _displayed(self, masks, grays) -> np.ndarray:
+        """:meth:`fourier_transmittance` of ``masks`` or ``grays``, recomputed only when the
+        Fourier SLM is shown something new: a panel holds its pattern from frame to frame, so
+        batch after batch through one mask pays once for quantisation, pixels and fringing.
+        The last pattern is kept (read-only) with a copy of what it was made from, which each
+        call compares sample for sample (a NaN never compares equal, so it is always checked)."""
+        if self.fourier_slm is None:
+            return self.fourier_transmittance(masks, grays)
+        source = masks if grays is None else grays
+        held = self._shown.pattern                  # one read: another thread may replace it
+        if held is not None and held[0] == (grays is None) and held[1].dtype == source.dtype \
+                and held[1].shape == source.shape and np.array_equal(held[1], source):
+            return held[2]
+        transmittance = self.fourier_transmittance(masks, grays)
+        transmittance.flags.writeable = False
+        self._shown.pattern = (grays is None, source.copy(), transmittance)
+        return transmittance
 
     def _display_source(self, mask, gray):
         if (mask is None) == (gray is None):
@@ -409,12 +444,12 @@ class FourF:
         lead = np.shape(mask if mask is not None else gray)[:-2]
         masks, grays = self._display_source(mask, gray)
         if self.readout == "field":
-            frames = self._propagate(stack, self.fourier_transmittance(masks, grays)).data
+            frames = self._propagate(stack, self._displayed(masks, grays)).data
         else:
             if self.fourier_slm is None and masks is not None:
                 displays = masks            # ideal: the fused pass checks it is finite
             else:
-                displays = self.fourier_transmittance(masks, grays)
+                displays = self._displayed(masks, grays)
             frames = self.irradiance(stack, displays)
             if self.camera is not None:
                 frames = self.camera._capture_trusted(frames, self.output_pitch,

@@ -69,13 +69,13 @@ def test_quick_bench_times_the_hardware_stages(quick_run):
     written = json.loads(out.read_text())
     rows = {row["case"]: row for row in _rows(written, HARDWARE_CASES)}
     for row in rows.values():
-        assert {"ideal_ms", "ratio_ideal", "stages_ms", "median_electrons",
+        assert {"ideal_ms", "ratio_ideal", "fourier_new_ms", "stages_ms", "median_electrons",
                 "exact_poisson_fraction"} <= row.keys()
         assert set(row["stages_ms"]) == {"input_slm", "fourier_slm", "camera", "ffts", "other"}
         assert row["ideal_ms"] > 0 and 0 <= row["exact_poisson_fraction"] <= 1
-    assert rows["hardware_frame"]["target"] is None        # 2.0 applies at N = 1024 only
-    assert rows["hardware_batch"]["target"] == 2.0         # the batch always has the target
-    assert written["targets"]["hardware_frame"] == {"ratio": 2.0, "n": 1024}
+    assert rows["hardware_frame"]["target"] is None        # 2.5 applies at N = 1024 only
+    assert rows["hardware_batch"]["target"] == 2.5         # the batch always has the target
+    assert written["targets"]["hardware_frame"] == {"ratio": 2.5, "n": 1024}
     assert "x ideal" in printed and printed.count("hardware_batch") == 2
 
 

@@ -1,5 +1,6 @@
 """FourF with SLMs, a camera, readout schemes and channel layouts, against digital convolution."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -204,3 +205,39 @@ def test_input_slm_field_is_dark_outside_the_rows_it_reports(mode, lit):
     assert system._lit_rows(10) == lit
     rows = np.flatnonzero(field.max(axis=(0, 2)) > 0)
     assert (rows.min(), rows.max() + 1) == lit
+
+
+@pytest.mark.parametrize("given", ["gray", "mask"])
+def test_fourier_slm_pattern_is_kept_until_the_display_changes(given):
+    """A panel holds its pattern between frames: a second batch through the same display
+    reuses the transmittance; a display changed in place, or another one, is recomputed and
+    gives the frames of a system that never saw the first (fringing, so the pattern is not a
+    plain lookup)."""
+    rng = np.random.default_rng(5)
+    fourier_pitch = WAVELENGTH * FOCAL / (64 * PITCH)
+    slm = SLM((64, 64), fourier_pitch, mode="phase", bits=6, crosstalk=0.8)
+    system = FourF(LASER, Lens(FOCAL), Lens(FOCAL), 64, PITCH, fourier_slm=slm)
+    images = rng.random((2, 20, 20))
+    first = np.exp(1j * rng.uniform(-np.pi, np.pi, (64, 64)))
+    display = system.fourier_gray(first) if given == "gray" else first.copy()
+
+    def frames(target, shown):
+        return target.run(images, **{given: shown})
+
+    before = frames(system, display)
+    held = system._shown.pattern[2]
+    assert not held.flags.writeable
+    np.testing.assert_array_equal(frames(system, display), before)
+    assert system._shown.pattern[2] is held                   # not recomputed
+    if given == "gray":
+        display[:8] = (display[:8] + 17) % slm.level_count   # changed in place
+    else:
+        display[:8] *= 1j
+    changed = frames(system, display)
+    assert system._shown.pattern[2] is not held
+    fresh = FourF(LASER, Lens(FOCAL), Lens(FOCAL), 64, PITCH, fourier_slm=slm)
+    np.testing.assert_array_equal(changed, frames(fresh, display))
+    assert not np.allclose(changed, before)
+    copied = pickle.loads(pickle.dumps(system))
+    assert copied._shown.pattern is None                       # a cache does not travel
+    np.testing.assert_array_equal(frames(copied, display), changed)
