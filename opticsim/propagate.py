@@ -123,17 +123,19 @@ def _lens_mft(field: Field, focal_length: float, pitch, shape) -> Field:
 # Matrix products (BLAS) against the chirp-z transform (two FFTs of (N + M − 1)² samples) for
 # N² → N² samples, complex64, on this project's 2-core machine (python benches/bench_chirp_z.py):
 # matrix/chirp-z time 0.58 at N = 256, 0.55 at 512, 0.52 at 640, 1.10 at 768, 1.65 at 1024.
-# The rule compares the products' multiply count My·Nx·(Ny + Mx) with
-# CHIRP_Z_COST·Ly·Lx·log2(Ly·Lx), which puts the switch at CHIRP_Z_FROM for square grids.
+# The rule compares the products' multiply count My·Nx·(Ny + Mx) with c·Ly·Lx·log2(Ly·Lx),
+# c chosen to put the switch at CHIRP_Z_FROM for square grids.
 CHIRP_Z_FROM = 768
-CHIRP_Z_COST = CHIRP_Z_FROM ** 3 * 2 / (4 * CHIRP_Z_FROM ** 2 * math.log2(4 * CHIRP_Z_FROM ** 2))
 
 
-def _use_chirp_z(in_shape, out_shape) -> bool:
-    """True when the chirp-z transform is expected to beat the matrix products."""
+def _use_chirp_z(in_shape, out_shape, crossover: int | None = None) -> bool:
+    """True when the chirp-z transform is expected to beat the matrix products, for a backend
+    whose square grids switch at ``crossover`` samples a side (default :data:`CHIRP_Z_FROM`)."""
+    crossover = CHIRP_Z_FROM if crossover is None else crossover
+    cost = crossover ** 3 * 2 / (4 * crossover ** 2 * math.log2(4 * crossover ** 2))
     lengths = [n + m - 1 for n, m in zip(in_shape, out_shape)]
     products = out_shape[0] * in_shape[1] * (in_shape[0] + out_shape[1])
-    return products > CHIRP_Z_COST * lengths[0] * lengths[1] * math.log2(lengths[0] * lengths[1])
+    return products > cost * lengths[0] * lengths[1] * math.log2(lengths[0] * lengths[1])
 
 
 def lens_at_pitch(field: Field, focal_length: float, pitch, shape) -> Field:

@@ -85,3 +85,22 @@ def test_quick_bench_compares_the_public_path_with_fourf_run(quick_run):
     assert row["fourf_run_ms"] > 0 and row["ratio_fourf_run_floor"] > 0
     assert row["relative_error"] < 1e-5             # both compute the same frames
     assert row["target"] == 1.6
+
+
+@pytest.mark.parametrize("backend", ["engine", "torch"])
+def test_chirp_z_bench_times_both_forms_of_each_backend(backend, tmp_path, monkeypatch):
+    """bench_chirp_z.py imports bench_engine as a sibling script, as it runs from benches/."""
+    monkeypatch.syspath_prepend(str(BENCH.parent))
+    spec = importlib.util.spec_from_file_location("bench_chirp_z",
+                                                  BENCH.parent / "bench_chirp_z.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "chirp_z.json"
+    with contextlib.redirect_stdout(io.StringIO()):
+        document = module.main(["--backend", backend, "--sizes", "16", "24", "--rounds", "1",
+                                "--out", str(out)])
+    assert json.loads(out.read_text()) == document
+    assert document["backend"] == backend and [row["n"] for row in document["results"]] == [16, 24]
+    for row in document["results"]:
+        assert row["relative_difference"] < 1e-5 and row["chosen"] == "matrix"
+        assert row["matrix_ms"] > 0 and row["chirp_z_ms"] > 0

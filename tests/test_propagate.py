@@ -195,8 +195,8 @@ def test_lens_transform_at_a_pitch_takes_the_chirp_z_path_by_size(monkeypatch):
                   633e-9)
     paths = {"chirp_z": propagate._lens_chirp_z(field, 0.1, (7e-6, 8e-6), (30, 16)).data,
              "matrix": propagate._lens_mft(field, 0.1, (7e-6, 8e-6), (30, 16)).data}
-    for cost, path in ((0.0, "chirp_z"), (np.inf, "matrix")):
-        monkeypatch.setattr(propagate, "CHIRP_Z_COST", cost)
+    for crossover, path in ((1, "chirp_z"), (10 ** 6, "matrix")):
+        monkeypatch.setattr(propagate, "CHIRP_Z_FROM", crossover)
         chosen = lens_ft(field, 0.1, (7e-6, 8e-6), (30, 16)).data
         np.testing.assert_array_equal(chosen, paths[path])
 

@@ -146,9 +146,11 @@ def test_gradcheck_input():
                                     eps=1e-6, atol=1e-7)
 
 
-def test_gradcheck_through_matrix_transforms_of_another_fourier_pitch():
-    """The layer on a Fourier SLM of its own pitch (hardware off): gradients with respect to
-    the phase mask and to the images."""
+@pytest.mark.parametrize("chirp_z", [False, True])
+def test_gradcheck_through_transforms_of_another_fourier_pitch(chirp_z, monkeypatch):
+    """The layer on a Fourier SLM of its own pitch (hardware off), through matrix or chirp-z
+    transforms: gradients with respect to the phase mask and to the images."""
+    monkeypatch.setattr(opticsim.propagate, "_use_chirp_z", lambda *shapes: chirp_z)
     fourf = _hardware_system(fourier_slm=opticsim.SLM((6, 6), 0.85 * 24e-6, "phase",
                                                       fill_factor=0.8, oversample=3))
     assert not fourf.fourier_by_fft
@@ -164,6 +166,19 @@ def test_gradcheck_through_matrix_transforms_of_another_fourier_pitch():
         return torch.func.functional_call(layer, {"phase": p}, (x,)) * scale
 
     assert torch.autograd.gradcheck(frames, (phase, images), eps=1e-6, atol=1e-7)
+
+
+def test_chirp_z_lens_equals_the_matrix_transform():
+    """Both forms of :func:`lens_at_pitch` on a non-square grid to a grid of another pitch and
+    shape (complex128): the same samples to rounding."""
+    args = ((24, 30), (8e-6, 9e-6), (20, 27), (2.1e-4, 1.9e-4), 633e-9, 0.08, "<c16")
+    field = torch.randn((2, 24, 30), dtype=torch.complex128,
+                        generator=torch.Generator().manual_seed(3))
+    matrices = [torch.tensor(f) for f in opticsim.propagate.mft_matrices(*args)]
+    chirp = [torch.tensor(f) for f in opticsim.propagate.chirp_z_factors(*args)]
+    expected = ot.lens_at_pitch(field, matrices)
+    assert expected.shape == (2, 20, 27)
+    assert _relative(ot.lens_at_pitch(field, chirp), expected) < 1e-12
 
 
 def test_gradcheck_kernel_mask_helpers():
@@ -297,10 +312,10 @@ def _other_pitch_fourier_slm():
                         crosstalk=1.0, oversample=3)
 
 
-@pytest.mark.parametrize("system", ["ideal", "hardware", "other_pitch"])
+@pytest.mark.parametrize("system", ["ideal", "hardware", "other_pitch", "chirp_z"])
 @pytest.mark.parametrize("readout,multiplex", SCHEMES)
 @pytest.mark.parametrize("real", [torch.float64, torch.float32])
-def test_layer_matches_engine_for_every_readout(readout, multiplex, system, real):
+def test_layer_matches_engine_for_every_readout(readout, multiplex, system, real, monkeypatch):
     complex_np, _ = PRECISION[real]
     tolerance = 1e-5 if real == torch.float64 else 1e-4
     tiled = multiplex == "tiled"
@@ -311,10 +326,14 @@ def test_layer_matches_engine_for_every_readout(readout, multiplex, system, real
         fourf, mask = _ideal_system(readout, multiplex, complex_np), "complex"
     elif system == "hardware":
         fourf, mask = _hardware_system(readout, multiplex, complex_np), "phase"
-    else:
+    else:               # chirp_z: both backends take the transforms of large grids
+        if system == "chirp_z":
+            monkeypatch.setattr(opticsim.propagate, "_use_chirp_z", lambda *shapes: True)
         fourf = _hardware_system(readout, multiplex, complex_np, _other_pitch_fourier_slm())
         mask = "phase"
         assert not fourf.fourier_by_fft
+        lenses = ot.fourf_lens_factors(fourf)
+        assert [len(lens) for lens in lenses] == [3 if system == "chirp_z" else 2] * 2
     layer = ot.Optical4fConv(fourf, *channels, 3, mask=mask, image_shape=image_shape).eval()
     layer = layer.to(real)
     gen = torch.Generator().manual_seed(20)

@@ -23,10 +23,12 @@ One frame through the 4f, for an image placed at row/column offset ``o`` on an `
 moves the image to its centred place, folds in lens 1's centre ramp and replaces lens 2's
 fftshift, so the result equals ``lens_ft(lens_ft(u)·M·P2)`` sample for sample.
 When the Fourier SLM's pitch/oversample is not ``λ·f1/(N·dx)`` (``fourf.fourier_by_fft`` is
-False), both lenses are matrix Fourier transforms to the panel's samples and back
-(:func:`fourf_field_mft`), with the engine's matrices (:func:`opticsim.propagate.mft_matrices`)
-at every size; the engine switches to a chirp-z transform from
-``opticsim.propagate.CHIRP_Z_FROM`` samples a side, equal to rounding.
+False), both lenses are Fourier transforms to the panel's samples and back
+(:func:`fourf_field_at_pitch`): the engine's matrix products
+(:func:`opticsim.propagate.mft_matrices`) for small grids, its Bluestein chirp-z factors
+(:func:`opticsim.propagate.chirp_z_factors`, two FFTs) from about
+``opticsim.torch.functional.CHIRP_Z_FROM`` samples a side, where torch's matrix products stop
+being faster on CPU; the two agree to rounding.
 """
 
 from .conv import MASKS, SHOT_NOISE, STATE_FORMAT, Optical4fConv, load_state
@@ -39,13 +41,14 @@ from .functional import (
     double_phase,
     embed_centred,
     fourf_field,
-    fourf_field_mft,
-    fourf_matrices,
+    fourf_field_at_pitch,
+    fourf_lens_factors,
     fourf_transfer,
     generator,
     input_illumination,
     intensity,
     kernel_from_mask,
+    lens_at_pitch,
     lens_ft,
     mask_from_kernel,
     masks_from_kernels,
@@ -62,9 +65,10 @@ from .functional import (
 __all__ = [
     "CameraResponse", "IdealFourF", "LensTransform", "MASKS", "Optical4fConv", "SHOT_NOISE",
     "SLMPanel", "STATE_FORMAT", "adc", "axis_ramp", "centred_ramp", "complex_dtype",
-    "double_phase", "embed_centred", "fourf_field", "fourf_field_mft", "fourf_matrices",
-    "fourf_transfer", "gaussian_smooth", "generator", "input_illumination", "intensity",
-    "kernel_from_mask", "lens_ft", "load_state", "mask_from_kernel", "masks_from_kernels",
-    "nearest_index", "quantize", "read_noise", "real_dtype", "round_straight_through",
-    "shot_noise", "straight_through", "uniform_levels",
+    "double_phase", "embed_centred", "fourf_field", "fourf_field_at_pitch",
+    "fourf_lens_factors", "fourf_transfer", "gaussian_smooth", "generator",
+    "input_illumination", "intensity", "kernel_from_mask", "lens_at_pitch", "lens_ft",
+    "load_state", "mask_from_kernel", "masks_from_kernels", "nearest_index", "quantize",
+    "read_noise", "real_dtype", "round_straight_through", "shot_noise", "straight_through",
+    "uniform_levels",
 ]

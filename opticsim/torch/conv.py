@@ -20,8 +20,8 @@ from .elements import SHOT_NOISE, CameraResponse, SLMPanel, _cached
 from .functional import (
     complex_dtype,
     fourf_field,
-    fourf_field_mft,
-    fourf_matrices,
+    fourf_field_at_pitch,
+    fourf_lens_factors,
     fourf_transfer,
     generator,
     input_illumination,
@@ -195,7 +195,8 @@ class Optical4fConv(nn.Module):
 
     def _tensors(self, device, dtype) -> dict:
         """Illumination and the lens transforms as tensors: the FFT's transfer factor, or the
-        matrix transforms and lens-2 pupil when the Fourier SLM has its own pitch. A uniform
+        lens transforms at other pitches (matrices or chirp-z factors) and lens-2 pupil when
+        the Fourier SLM has its own pitch. A uniform
         real illumination (flat beam, no lens-1 aperture) is folded into the first factor."""
         def build():
             fourf, cdtype = self.fourf, complex_dtype(dtype)
@@ -208,9 +209,10 @@ class Optical4fConv(nn.Module):
                 transfer = fourf_transfer(fourf, fourf.shape) * brightness
                 tensors["transfer"] = torch.as_tensor(transfer).to(device, cdtype)
                 return tensors
-            rows1, *others = fourf_matrices(fourf)
-            tensors["matrices"] = tuple(torch.tensor(m, device=device, dtype=cdtype)
-                                        for m in (rows1 * brightness, *others))
+            first, second = fourf_lens_factors(fourf)
+            first = (first[0] * brightness,) + first[1:]      # rows, or the input chirp
+            tensors["lenses"] = tuple(tuple(torch.tensor(f, device=device, dtype=cdtype)
+                                            for f in lens) for lens in (first, second))
             pupil = fourf.lens2.pupil(fourf.fourier_shape, fourf.fourier_pitch, np.complex128)
             tensors["pupil"] = None if pupil is None else torch.as_tensor(pupil).to(device, cdtype)
             return tensors
@@ -377,7 +379,7 @@ class Optical4fConv(nn.Module):
             displays = self.displays(values)
             if tensors["pupil"] is not None:
                 displays = displays * tensors["pupil"]
-            output = fourf_field_mft(source[:, None], displays, tensors["matrices"])
+            output = fourf_field_at_pitch(source[:, None], displays, tensors["lenses"])
         if fourf.readout == "field":
             frames = output
         else:

@@ -7,12 +7,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from opticsim import checks, readout
+from opticsim import checks, propagate, readout
 from opticsim.fourf import FourF
 from opticsim.grid import place_centred
-from opticsim.propagate import mft_matrices
+from opticsim.propagate import chirp_z_factors, mft_matrices
 
 _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
+# torch's matrix products against its chirp-z transform for N² → N² samples, complex64, on this
+# project's 2-core CPU (python benches/bench_chirp_z.py --backend torch --sizes 768 1024 1280
+# 1536 2048): MKL's products hold out longer than the engine's (CHIRP_Z_FROM = 768), matrix /
+# chirp-z time 0.67 at N = 768, 0.81 at 1024, 1.44 at 1536, 1.94 at 2048. Not measured on a GPU.
+CHIRP_Z_FROM = 1280
 # A mean count beyond which the shot-noise sample is the mean itself (relative spread < 1e-9)
 _COUNT_IS_MEAN_ABOVE = 2.0 ** 62
 
@@ -100,27 +105,48 @@ def input_illumination(fourf: FourF, image_shape=None) -> np.ndarray:
     return illumination[oy:oy + image_shape[0], ox:ox + image_shape[1]]
 
 
-def fourf_matrices(fourf: FourF) -> tuple[np.ndarray, ...]:
-    """Matrix Fourier transforms of ``fourf`` whose Fourier SLM is not sampled by the FFT
-    (``not fourf.fourier_by_fft``), complex128, as the engine makes them
-    (:func:`opticsim.propagate.mft_matrices`): lens 1 from the input grid to the Fourier-plane
-    samples, ``rows1`` ``(S_y, N_y)`` and ``cols1`` ``(S_x, N_x)``, and lens 2 from those to the
-    output grid, ``rows2`` ``(N_y, S_y)`` and ``cols2`` ``(N_x, S_x)``."""
-    lens1 = mft_matrices(fourf.shape, fourf.pitch, fourf.fourier_shape, fourf.fourier_pitch,
-                         fourf.wavelength, fourf.lens1.focal_length, "<c16")
-    lens2 = mft_matrices(fourf.fourier_shape, fourf.fourier_pitch, fourf.shape,
-                         fourf.output_pitch, fourf.wavelength, fourf.lens2.focal_length, "<c16")
-    return lens1 + lens2
+def fourf_lens_factors(fourf: FourF) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """Both lens transforms of ``fourf`` whose Fourier SLM is not sampled by the FFT
+    (``not fourf.fourier_by_fft``), complex128, taken as the engine takes them
+    (:func:`opticsim.propagate.lens_at_pitch`, with torch's crossover): lens 1 from the input grid to the Fourier-plane
+    samples, lens 2 from those to the output grid. Each is two matrices ``(rows, cols)`` of
+    :func:`opticsim.propagate.mft_matrices` ``(M_y, N_y)``, ``(M_x, N_x)`` for small grids, or
+    the three chirp-z factors ``(pre, kernel, post)`` of
+    :func:`opticsim.propagate.chirp_z_factors` from about :data:`CHIRP_Z_FROM` samples a side
+    (where torch's transforms cross over; the engine's cross over earlier)."""
+    def factors(in_shape, in_pitch, out_shape, out_pitch, focal_length):
+        chirp_z = propagate._use_chirp_z(in_shape, out_shape, CHIRP_Z_FROM)
+        make = chirp_z_factors if chirp_z else mft_matrices
+        return make(in_shape, in_pitch, out_shape, out_pitch, fourf.wavelength, focal_length,
+                    "<c16")
+    return (factors(fourf.shape, fourf.pitch, fourf.fourier_shape, fourf.fourier_pitch,
+                    fourf.lens1.focal_length),
+            factors(fourf.fourier_shape, fourf.fourier_pitch, fourf.shape, fourf.output_pitch,
+                    fourf.lens2.focal_length))
 
 
-def fourf_field_mft(encoded: torch.Tensor, masks: torch.Tensor, matrices) -> torch.Tensor:
-    """Output field of the 4f (√(W/m²)) through matrix Fourier transforms: ``encoded``
+def lens_at_pitch(data: torch.Tensor, factors) -> torch.Tensor:
+    """A lens transform of ``data`` ``(..., N_y, N_x)`` to other samples, with one lens of
+    :func:`fourf_lens_factors` as tensors: ``rows @ u @ colsᵀ`` (matrix Fourier transform), or
+    the chirp-z transform ``post · IFFT(kernel · FFT_L(pre · u))`` cropped to ``post``'s
+    ``(M_y, M_x)`` (``FFT_L`` zero-pads to the kernel's ``(L_y, L_x)``, the inverse is
+    unnormalised: the kernel holds 1/(L_y·L_x))."""
+    if len(factors) == 2:
+        rows, cols = factors
+        return rows @ data @ cols.transpose(0, 1)
+    pre, kernel, post = factors
+    work = torch.fft.fft2(data * pre, s=tuple(kernel.shape))
+    work = torch.fft.ifft2(work * kernel, norm="forward")
+    return work[..., :post.shape[0], :post.shape[1]] * post
+
+
+def fourf_field_at_pitch(encoded: torch.Tensor, masks: torch.Tensor, lenses) -> torch.Tensor:
+    """Output field of the 4f (√(W/m²)) whose Fourier SLM has its own pitch: ``encoded``
     ``(..., ny, nx)`` the field leaving the input grid, ``masks`` ``(..., S_y, S_x)`` the
-    Fourier-plane transmittances (lens-2 pupil included) and ``matrices`` the
-    :func:`fourf_matrices` as tensors: ``rows2 @ ((rows1 @ u @ cols1ᵀ)·M) @ cols2ᵀ``."""
-    rows1, cols1, rows2, cols2 = matrices
-    spectrum = rows1 @ encoded @ cols1.transpose(0, 1)
-    return rows2 @ (spectrum * masks) @ cols2.transpose(0, 1)
+    Fourier-plane transmittances (lens-2 pupil included) and ``lenses`` the
+    :func:`fourf_lens_factors` as tensors: ``lens2(lens1(u)·M)`` by :func:`lens_at_pitch`."""
+    first, second = lenses
+    return lens_at_pitch(lens_at_pitch(encoded, first) * masks, second)
 
 
 def fourf_field(encoded: torch.Tensor, masks: torch.Tensor, transfer: torch.Tensor,
