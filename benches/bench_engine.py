@@ -72,12 +72,12 @@ hardware frame (and every floor) with waiting threads that sleep instead.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -86,6 +86,7 @@ import numpy as np
 import opticsim
 from opticsim import SLM, Camera, Field, FourF, Laser, Lens, _kernels, fft
 from opticsim.camera import photon_energy
+from opticsim.files import write_atomic
 from opticsim.propagate import lens_ft
 
 WAVELENGTH = 633e-9      # m
@@ -714,12 +715,9 @@ def environment() -> dict:
 
 
 def write_json(path: Path, document: dict) -> None:
-    """Write ``document`` to ``path`` atomically (temporary file, then os.replace)."""
+    """Write ``document`` to ``path`` atomically, with the user's umask."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-        json.dump(document, tmp, indent=2)
-        tmp.write("\n")
-    os.replace(tmp.name, path)
+    write_atomic(path, (json.dumps(document, indent=2) + "\n").encode())
 
 
 def plot(path: Path, rows: list[dict]) -> None:
@@ -748,11 +746,11 @@ def plot(path: Path, rows: list[dict]) -> None:
     axes.set_yticks([1, 1.25, 1.5, 2, 3, 5, 10])
     axes.legend(fontsize=8)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as tmp:
-        figure.savefig(tmp, format="png", dpi=120)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120)
     plt.close(figure)
-    os.replace(tmp.name, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, buffer.getvalue())
 
 
 def _batch(text: str) -> tuple[int, int]:

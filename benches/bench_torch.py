@@ -25,11 +25,10 @@ file (``bench-results/bench_torch.json`` by default), and the ratios to a plot w
 from __future__ import annotations
 
 import argparse
+import io
 import json
-import os
 import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +37,7 @@ import torch.nn.functional as F
 
 import opticsim
 from opticsim import torch as ot
+from opticsim.files import write_atomic
 
 TARGET = 1.5
 KERNEL = 5
@@ -134,9 +134,7 @@ def bench(grids, batch: int, channels: int, repeat: int, rounds: int, device) ->
 
 def _write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
-        json.dump(data, f, indent=2)
-    os.replace(f.name, path)
+    write_atomic(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
 def _plot(path: Path, rows: list[dict], device: str) -> None:
@@ -157,8 +155,11 @@ def _plot(path: Path, rows: list[dict], device: str) -> None:
     axes.set_title(f"forward + backward on {device}")
     axes.legend(fontsize=8)
     figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120)
+    plt.close(figure)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
+    write_atomic(path, buffer.getvalue())
 
 
 def main(argv=None) -> int:

@@ -5,16 +5,19 @@ A pinhole of diameter D in the shared focal plane passes spatial frequencies up 
 fundamental 1/p < ν_c, so the finest bar groups below are washed out while the coarse ones
 are imaged (Goodman, *Introduction to Fourier Optics*, §6.2).
 
-    python examples/image_4f.py [output.png]      # default image_4f.png
+    python examples/image_4f.py [output.png] [--overwrite]     # default image_4f.png
 """
 
-import sys
+import argparse
+import io
+from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 import opticsim
+from opticsim.files import write_atomic
 from opticsim.lens import circular_aperture
 
 WAVELENGTH = 532e-9        # m
@@ -47,7 +50,10 @@ def bar_target(shape, widths) -> np.ndarray:
     return out
 
 
-def main(path: str) -> None:
+def main(path, overwrite: bool = False) -> None:
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise SystemExit(f"{path} exists; pass --overwrite to replace it or name another file")
     lens = opticsim.Lens(focal_length=FOCAL_LENGTH, diameter=25.4e-3)
     system = opticsim.FourF(laser=opticsim.Laser(wavelength=WAVELENGTH, power=1e-3),
                             lens1=lens, lens2=lens, shape=GRID, pitch=PITCH)
@@ -78,10 +84,16 @@ def main(path: str) -> None:
         ax.set_ylim(VIEW * 1e3, -VIEW * 1e3)
     for ax, label in zip(axes, ("x (mm)", "u = λf·ν (mm)", "x (mm)")):
         ax.set_xlabel(label)
-    figure.savefig(path, dpi=100, bbox_inches="tight")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    write_atomic(path, buffer.getvalue())
     print(f"bar periods {[2 * w * PITCH * 1e6 for w in BAR_WIDTHS]} µm, "
           f"cutoff period {1e6 / cutoff:.1f} µm; wrote {path}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "image_4f.png")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", nargs="?", default="image_4f.png", help="PNG to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    arguments = parser.parse_args()
+    main(arguments.path, arguments.overwrite)

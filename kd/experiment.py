@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from opticsim import __version__, checks
-from opticsim.files import prepare_folder, write_atomic
+from opticsim.files import check_folder, prepare_folder, write_atomic
 
 from . import figures
 from .data import DATASETS, load
@@ -131,18 +131,12 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
     """
     folder = Path(folder)
     saved = folder / "experiment.json"
-    if resume and saved.exists():
-        if json.loads(saved.read_text()) != experiment.to_dict():
-            raise ValueError(f"{saved} describes another experiment; resume with the same "
-                             "settings or use another folder")
-    else:
-        prepare_folder(folder, overwrite)
-    checkpoints = folder / "checkpoints"
-    checkpoints.mkdir(exist_ok=True)
-    if not resume:                              # --overwrite: a new run, old stages dropped
-        for stale in checkpoints.glob("*.pt"):
-            stale.unlink()
-    write_atomic(saved, (json.dumps(experiment.to_dict(), indent=2) + "\n").encode())
+    resuming = resume and saved.exists()
+    if resuming and json.loads(saved.read_text()) != experiment.to_dict():
+        raise ValueError(f"{saved} describes another experiment; resume with the same "
+                         "settings or use another folder")
+    if not resuming:
+        check_folder(folder, overwrite)
     started = time.perf_counter()
     times, scores, histories = {}, {}, {}
 
@@ -152,7 +146,16 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
         times[name] = round(time.perf_counter() - begin, 2)
         return value
 
+    # The data first: a missing or corrupt dataset leaves no run folder behind.
     train, validation, test = timed("data", lambda: _data(experiment))
+    if not resuming:
+        prepare_folder(folder, overwrite)
+    checkpoints = folder / "checkpoints"
+    checkpoints.mkdir(exist_ok=True)
+    if not resume:                              # --overwrite: a new run, old stages dropped
+        for stale in checkpoints.glob("*.pt"):
+            stale.unlink()
+    write_atomic(saved, (json.dumps(experiment.to_dict(), indent=2) + "\n").encode())
     models = {}
     for name in MODELS[:4]:
         settings = experiment.settings(name)

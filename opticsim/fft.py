@@ -10,10 +10,10 @@ reuse the buffers of arrays this thread has dropped, which are usually still in 
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -25,6 +25,8 @@ except ImportError:  # pragma: no cover - exercised only where pyFFTW is missing
     pyfftw = None
 
 import scipy.fft
+
+from .files import write_atomic
 
 BACKEND = "pyfftw" if pyfftw is not None else "scipy"
 ALIGNMENT = pyfftw.simd_alignment if pyfftw is not None else 64
@@ -143,9 +145,9 @@ def _save_wisdom() -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         wisdom = np.array(pyfftw.export_wisdom(), dtype=object).astype(bytes)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-            np.save(tmp, wisdom, allow_pickle=False)
-        os.replace(tmp.name, path)
+        buffer = io.BytesIO()
+        np.save(buffer, wisdom, allow_pickle=False)
+        write_atomic(path, buffer.getvalue())           # the user's umask, like any cache file
     except OSError:
         pass
 

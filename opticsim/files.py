@@ -29,15 +29,22 @@ def write_atomic(path, data: bytes) -> None:
         raise
 
 
-def prepare_folder(folder, overwrite: bool = False) -> Path:
-    """Create the run ``folder``; refuse (``FileExistsError``) an existing non-empty one unless
-    ``overwrite``, and a path that is a file."""
+def check_folder(folder, overwrite: bool = False) -> Path:
+    """Refuse (``FileExistsError``) a run ``folder`` that :func:`prepare_folder` would refuse,
+    creating nothing: work that may fail can run between the two."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise FileExistsError(f"{folder} exists and is not a folder")
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
         raise FileExistsError(f"run folder {folder} is not empty; pass --overwrite to replace "
                               "its files or choose another --out")
+    return folder
+
+
+def prepare_folder(folder, overwrite: bool = False) -> Path:
+    """Create the run ``folder``; refuse (``FileExistsError``) an existing non-empty one unless
+    ``overwrite``, and a path that is a file."""
+    folder = check_folder(folder, overwrite)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

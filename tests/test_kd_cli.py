@@ -97,13 +97,17 @@ def test_user_errors_are_one_line_and_lose_nothing(train_run, tmp_path, capsys):
     file = tmp_path / "a-file"
     file.write_text("keep")
     assert main(["demo", "--out", str(file)] + TINY) == 1
+    (tmp_path / "no-data").mkdir()
+    assert main(["demo", "--dataset", "mnist", "--data-root", str(tmp_path / "no-data"),
+                 "--out", str(tmp_path / "z")] + TINY) == 1
     errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 6 and all(e.startswith("opticsim ") and ": error: " in e
+    assert len(errors) == 7 and all(e.startswith("opticsim ") and ": error: " in e
                                     for e in errors)
     assert "not empty" in errors[0] and "summary.json" in errors[1]
     assert "missing.pt" in errors[2] and "no-such-slm" in errors[3]
-    assert "alpha" in errors[4] and "a-file" in errors[5]
+    assert "alpha" in errors[4] and "a-file" in errors[5] and "no-data" in errors[6]
     assert (folder / "summary.json").read_bytes() == before and file.read_text() == "keep"
+    assert not (tmp_path / "z").exists()            # data missing: no run folder left
     assert main(["demo", "--channels", "two"]) == 2
 
 
