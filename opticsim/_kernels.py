@@ -221,6 +221,41 @@ def filter_spectrum_reference(spectrum, mask):
     return spectrum * np.fft.ifftshift(mask, axes=(-2, -1))
 
 
+@numba.njit(**_SERIAL)
+def filter_half_spectrum(half, mask, out):
+    """out[b, k, l] = X[b, k, l]·mask[(k + cy) mod ny, (l + cx) mod nx]: :func:`filter_spectrum`
+    of the full spectrum X of real planes, given its half ``half`` ``(b, ny, nx//2 + 1)``
+    (:func:`opticsim.fft.real_fft2`) and rebuilt on the fly from the Hermitian symmetry
+    ``X[k, l] = conj(X[−k, −l])`` for the columns l > nx//2. ``out`` must not overlap ``half``.
+    """
+    batch, ny, nx = out.shape
+    cy, cx = ny // 2, nx // 2
+    width = nx // 2 + 1                 # columns the half spectrum holds
+    wrap = nx - cx                      # from this column on, the mask column wraps around
+    for b in range(batch):
+        for k in range(ny):
+            source, mirror = half[b, k], half[b, (ny - k) % ny]
+            factor, row = mask[(k + cy) % ny], out[b, k]
+            for col in range(min(width, wrap)):
+                row[col] = source[col] * factor[col + cx]
+            for col in range(wrap, width):
+                row[col] = source[col] * factor[col + cx - nx]
+            for col in range(width, wrap):
+                row[col] = mirror[nx - col].conjugate() * factor[col + cx]
+            for col in range(max(width, wrap), nx):
+                row[col] = mirror[nx - col].conjugate() * factor[col + cx - nx]
+
+
+def filter_half_spectrum_reference(half, mask):
+    nx = mask.shape[-1]
+    ny = half.shape[-2]
+    full = np.empty(half.shape[:-1] + (nx,), half.dtype)
+    full[..., :half.shape[-1]] = half
+    for col in range(half.shape[-1], nx):
+        full[..., col] = np.conj(half[..., (-np.arange(ny)) % ny, nx - col])
+    return full * np.fft.ifftshift(mask, axes=(-2, -1))
+
+
 # --- hardware: SLM gray levels and pixels, camera pixels, noise and ADC ---------------------
 
 # IEEE division (no ZeroDivisionError branch), so that the element-wise loops vectorise.

@@ -107,6 +107,36 @@ def test_fft2_rejects_bad_arguments():
         fft.fft2(overlapping[:64].reshape(8, 8), out=overlapping[1:].reshape(8, 8))
 
 
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("shape, rows", [((2, 16, 16), None), ((3, 15, 17), None),
+                                         ((1, 9, 6), None), ((1, 144, 136), None),
+                                         ((2, 40, 33), (10, 30)), ((1, 144, 136), (36, 108))])
+def test_real_fft2_is_the_half_spectrum_of_the_real_parts(backend, dtype, shape, rows):
+    """Columns 0 … nx//2 of the DFT of x.real (numpy's rfft2), the imaginary parts ignored, x
+    kept; pruned to ``rows`` when the rest is zero (144 × 136 plans are measured)."""
+    rng = np.random.default_rng(21)
+    x = _complex(rng, shape, dtype)
+    if rows is not None:
+        x[..., :rows[0], :] = 1j                    # real parts zero outside the band
+        x[..., rows[1]:, :] = -2j
+    original = x.copy()
+    out = fft.empty(fft.half_shape(shape), dtype)
+    assert fft.real_fft2(x, out, rows=rows) is out
+    expected = np.fft.rfft2(original.real)
+    np.testing.assert_allclose(out, expected, **_tolerance(dtype, x.size))
+    np.testing.assert_array_equal(x, original)
+
+
+def test_real_fft2_rejects_bad_arguments():
+    x = np.zeros((8, 8), np.complex64)
+    with pytest.raises(ValueError, match="x must be"):
+        fft.real_fft2(np.zeros((8, 8)), np.zeros((8, 5), np.complex64))
+    with pytest.raises(ValueError, match=r"out must be .* \(8, 5\)"):
+        fft.real_fft2(x, np.zeros((8, 8), np.complex64))
+    with pytest.raises(ValueError, match="overlap"):
+        fft.real_fft2(x, x.reshape(-1)[:40].reshape(8, 5))
+
+
 def test_plan_threads_single_for_small_planes():
     assert fft.plan_threads((4, 8, 8)) == 1
     assert fft.plan_threads((512, 512)) == fft.threads()
@@ -157,6 +187,23 @@ def test_filter_spectrum(dtype, shape):
     expected = _kernels.filter_spectrum_reference(spectrum, mask)
     _kernels.filter_spectrum(spectrum, mask)
     np.testing.assert_allclose(spectrum, expected, **_tolerance(dtype, 1))
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("shape", SHAPES + [(2, 9, 6), (1, 6, 9)])
+def test_filter_half_spectrum_rebuilds_the_hermitian_half(dtype, shape):
+    """From the half spectrum of real planes, the product of the whole spectrum with a centred
+    mask: numpy's fft2 of the planes times ifftshift(mask), odd and even sides."""
+    rng = np.random.default_rng(11)
+    planes = rng.standard_normal(shape)
+    half = np.fft.rfft2(planes).astype(dtype)
+    mask = _complex(rng, shape[1:], dtype)
+    out = np.empty(shape, dtype)
+    _kernels.filter_half_spectrum(half, mask, out)
+    expected = np.fft.fft2(planes) * np.fft.ifftshift(mask)
+    np.testing.assert_allclose(out, expected, **_tolerance(dtype, planes[0].size))
+    np.testing.assert_allclose(_kernels.filter_half_spectrum_reference(half, mask), expected,
+                               **_tolerance(dtype, planes[0].size))
 
 
 @pytest.mark.parametrize("bad", [complex(np.nan, 0), complex(0, np.inf), complex(-np.inf, 1)])

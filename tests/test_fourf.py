@@ -13,9 +13,11 @@ WAVELENGTH, POWER = 532e-9, 2e-3
 
 
 def _system(shape, pitch=8e-6, f1=0.15, f2=0.15, dtype=np.complex128, **lenses):
-    return FourF(Laser(WAVELENGTH, POWER), Lens(f1, lenses.get("diameter1")),
+    return FourF(Laser(WAVELENGTH, POWER), Lens(f1, lenses.get("diameter1"),
+                                                lenses.get("zernike1")),
                  Lens(f2, lenses.get("diameter2"), lenses.get("zernike2")), shape, pitch,
                  dtype=dtype)
+
 
 
 def _flat_amplitude(system):
@@ -65,11 +67,15 @@ def test_unequal_focal_lengths_magnify_and_conserve_power():
 @pytest.mark.parametrize("image_shape, mask_shape", [
     ((20, 24), (48, 40)), ((3, 20, 24), (48, 40)), ((20, 24), (2, 48, 40)),
     ((3, 20, 24), (2, 48, 40))])
-def test_fused_run_equals_the_element_by_element_field(dtype, rtol, image_shape, mask_shape):
+@pytest.mark.parametrize("aberrated", [False, True])
+def test_fused_run_equals_the_element_by_element_field(dtype, rtol, image_shape, mask_shape,
+                                                      aberrated, first_transform):
     """Also with a lens-1 clear aperture and an aberrated, apertured lens 2; shapes
-    (B, [C,] ny, nx) with the batch and channel axes dropped for 2-D inputs."""
+    (B, [C,] ny, nx) with the batch and channel axes dropped for 2-D inputs. An aberrated
+    lens 1 makes the input field complex: no real FFT for it."""
     system = _system((48, 40), 9e-6, 0.12, 0.18, dtype, diameter1=0.3e-3, diameter2=5e-3,
-                     zernike2={4: 0.2, 8: -0.1})
+                     zernike1={7: 0.1} if aberrated else None, zernike2={4: 0.2, 8: -0.1})
+    assert system._real_input is not aberrated
     rng = np.random.default_rng(13)
     images = rng.random(image_shape)
     masks = rng.random(mask_shape) * np.exp(2j * np.pi * rng.random(mask_shape))
@@ -141,7 +147,8 @@ def _placed_convolution(full, shape, image_shape, kernel_shape):
 @pytest.mark.parametrize("shape", [(36, 40), (35, 37)])
 @pytest.mark.parametrize("kernel_shape", [(5, 7), (4, 6), (1, 8)])
 @pytest.mark.parametrize("complex_kernel", [False, True])
-def test_mask_from_kernel_gives_the_linear_convolution(shape, kernel_shape, complex_kernel):
+def test_mask_from_kernel_gives_the_linear_convolution(shape, kernel_shape, complex_kernel,
+                                                      first_transform):
     """With N ≥ H + K − 1 the upright output is −(f1/f2)·A·(image ∗ kernel), A the laser
     amplitude, sample for sample (scipy.signal.fftconvolve, mode='full')."""
     system = _system(shape, 7e-6, 0.1, 0.16)

@@ -166,7 +166,7 @@ def test_carriers_shift_kernels_by_grid_samples_on_a_small_oversampled_fourier_s
 
 
 @pytest.mark.parametrize("mode", ["amplitude", "phase"])
-def test_hardware_frame_equals_its_elements_composed(mode):
+def test_hardware_frame_equals_its_elements_composed(mode, first_transform):
     """One run() of the hardware frame (input SLM, Fourier SLM gray levels, a camera on the
     output samples) against the same elements composed through the public API: quantise,
     pixelate and light the input, two lens transforms around the displayed mask, the camera
@@ -178,6 +178,7 @@ def test_hardware_frame_equals_its_elements_composed(mode):
     camera = Camera((n, n), PITCH, exposure=1e-8, offset=20.0, read_noise=3.0)
     system = FourF(LASER, Lens(FOCAL), Lens(FOCAL), input_slm=input_slm,
                    fourier_slm=fourier_slm, camera=camera, dtype=np.complex128)
+    assert system._real_input is (mode == "amplitude")       # phase levels: a complex field
     rng = np.random.default_rng(12)
     images = rng.random((2, 30, 30)) * (2 * np.pi if mode == "phase" else 1.0)
     gray = system.fourier_gray(np.exp(2j * np.pi * rng.random((n, n))))
