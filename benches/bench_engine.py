@@ -7,8 +7,9 @@ Every case is timed against contenders measured in the same run, on the same thr
 * ``fourf_run``: one ideal 4f frame through :meth:`opticsim.FourF.run` (intensity readout,
   complex64, an image of half the grid on each axis, a random-phase Fourier mask), for one frame
   of N² samples and for a batch of frames. The engine's first FFT skips the rows that hold
-  only zero padding, so it may beat the floor; ``fourf_run_full`` (an image filling the grid,
-  no target) shows the frame without that saving;
+  only zero padding and, from 512², transforms the real input field by a half-size real FFT,
+  so it may beat the floor of two complex FFTs; ``fourf_run_full`` (an image filling the grid,
+  no target) shows the frame without the pruning;
 * ``lens_ft``: :func:`opticsim.propagate.lens_ft` of an N² complex64 field (the JSON also
   gives its ratio to an out-of-place FFT, ``ratio_floor_kept``: a transform that returns a new
   field keeps its input, which the in-place floor does not);
