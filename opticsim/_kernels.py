@@ -222,6 +222,22 @@ def filter_spectrum_reference(spectrum, mask):
 
 
 @numba.njit(**_SERIAL)
+def _product(target, first, second):
+    """target[i] = first[i]·second[i]."""
+    for i in range(target.size):
+        target[i] = first[i] * second[i]
+
+
+@numba.njit(**_SERIAL)
+def _mirrored_product(target, first, second):
+    """target[i] = conj(first[n − 1 − i])·second[i], n = target.size."""
+    last = target.size - 1
+    for i in range(target.size):
+        value = first[last - i]
+        target[i] = complex(value.real, -value.imag) * second[i]
+
+
+@numba.njit(**_SERIAL)
 def filter_half_spectrum(half, mask, out):
     """out[b, k, l] = X[b, k, l]·mask[(k + cy) mod ny, (l + cx) mod nx]: :func:`filter_spectrum`
     of the full spectrum X of real planes, given its half ``half`` ``(b, ny, nx//2 + 1)``
@@ -231,19 +247,14 @@ def filter_half_spectrum(half, mask, out):
     batch, ny, nx = out.shape
     cy, cx = ny // 2, nx // 2
     width = nx // 2 + 1                 # columns the half spectrum holds
-    wrap = nx - cx                      # from this column on, the mask column wraps around
+    wrap = nx - cx                      # from this column on the mask column wraps; <= width
     for b in range(batch):
         for k in range(ny):
             source, mirror = half[b, k], half[b, (ny - k) % ny]
             factor, row = mask[(k + cy) % ny], out[b, k]
-            for col in range(min(width, wrap)):
-                row[col] = source[col] * factor[col + cx]
-            for col in range(wrap, width):
-                row[col] = source[col] * factor[col + cx - nx]
-            for col in range(width, wrap):
-                row[col] = mirror[nx - col].conjugate() * factor[col + cx]
-            for col in range(max(width, wrap), nx):
-                row[col] = mirror[nx - col].conjugate() * factor[col + cx - nx]
+            _product(row[:wrap], source[:wrap], factor[cx:])
+            _product(row[wrap:width], source[wrap:width], factor[:width - wrap])
+            _mirrored_product(row[width:], mirror[1:nx - width + 1], factor[width - wrap:cx])
 
 
 def filter_half_spectrum_reference(half, mask):
