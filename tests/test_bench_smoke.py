@@ -104,3 +104,25 @@ def test_chirp_z_bench_times_both_forms_of_each_backend(backend, tmp_path, monke
     for row in document["results"]:
         assert row["relative_difference"] < 1e-5 and row["chosen"] == "matrix"
         assert row["matrix_ms"] > 0 and row["chirp_z_ms"] > 0
+
+
+def test_fft_backend_bench_times_fftw_against_torch(tmp_path, monkeypatch):
+    """bench_fft_backends.py on tiny grids: one row per size and thread count, torch's
+    thread count restored."""
+    import torch
+
+    monkeypatch.syspath_prepend(str(BENCH.parent))
+    spec = importlib.util.spec_from_file_location("bench_fft_backends",
+                                                  BENCH.parent / "bench_fft_backends.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    before = torch.get_num_threads()
+    out = tmp_path / "fft.json"
+    with contextlib.redirect_stdout(io.StringIO()):
+        document = module.main(["--sizes", "16", "32", "--threads", "1", "--rounds", "1",
+                                "--out", str(out)])
+    assert torch.get_num_threads() == before
+    assert json.loads(out.read_text()) == document
+    assert [(row["n"], row["threads"]) for row in document["results"]] == [(16, 1), (32, 1)]
+    assert all(row["fftw_ms"] > 0 and row["torch_ms"] > 0 and row["relative_difference"] < 1e-6
+               for row in document["results"])

@@ -1,0 +1,82 @@
+"""One complex 2-D FFT in the engine's backend (pyFFTW) against MKL's inside torch (issue 9).
+
+    python benches/bench_fft_backends.py [--sizes N ...] [--threads T ...] [--rounds R]
+                                         [--out PATH]
+
+For each N and thread count, one unnormalised forward transform of an N×N complex64 array:
+``fftw`` is a planned ``FFTW_MEASURE`` in-place transform (the floor of ``bench_engine.py``);
+``torch`` is ``torch.fft.fft2`` of the same memory (``torch.from_numpy``) into a preallocated
+tensor, with ``torch.set_num_threads``. Both are timed in interleaved rounds (the smallest
+per-round median, as in ``bench_engine.py``); the headline is ``torch / fftw`` (< 1: MKL is
+faster). This is the measurement behind the per-shape backend choice that ``DESIGN.md``
+allows; the table goes to stdout, everything to a JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from bench_engine import _fastest, compare, environment
+from opticsim.files import write_atomic
+
+
+def bench_size(n: int, threads: int, rounds: int, seconds: float) -> dict:
+    """Times (ms) of one N² transform in each backend on ``threads`` threads, their ratio and
+    the relative difference of their results for random data."""
+    import pyfftw
+    import torch
+
+    data = pyfftw.empty_aligned((n, n), np.complex64)
+    plan = pyfftw.FFTW(data, data, axes=(-2, -1), flags=("FFTW_MEASURE",), threads=threads)
+    data.fill(0)                    # repeated unnormalised transforms of zeros stay finite
+    source, target = torch.from_numpy(data), torch.empty((n, n), dtype=torch.complex64)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        times = _fastest(compare({"fftw": plan.execute,
+                                  "torch": lambda: torch.fft.fft2(source, out=target)},
+                                 rounds, seconds))
+        data[...] = np.random.default_rng(n).standard_normal((n, n))     # the same numbers?
+        torch.fft.fft2(source, out=target)
+        plan.execute()
+    finally:
+        torch.set_num_threads(previous)
+    difference = float(np.linalg.norm(target.numpy() - data) / np.linalg.norm(data))
+    return dict(n=n, threads=threads, fftw_ms=1e3 * times["fftw"],
+                torch_ms=1e3 * times["torch"], ratio=times["torch"] / times["fftw"],
+                relative_difference=difference)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048],
+                        help="grid sides N (default: %(default)s)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                        help="thread counts (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds")
+    parser.add_argument("--out", type=Path,
+                        default=Path("bench-results/bench_fft_backends.json"),
+                        help="JSON output file (default: %(default)s)")
+    args = parser.parse_args(argv)
+    rows = [bench_size(n, threads, args.rounds, 0.03)
+            for threads in args.threads for n in sorted(args.sizes)]
+    print(f"{'N':>6}{'threads':>9}{'fftw ms':>10}{'torch ms':>10}{'torch/fftw':>12}")
+    for row in rows:
+        print(f"{row['n']:>6}{row['threads']:>9}{row['fftw_ms']:>10.3f}{row['torch_ms']:>10.3f}"
+              f"{row['ratio']:>12.2f}")
+    document = dict(benchmark="fft_backends", command=" ".join(
+        ["python", "benches/bench_fft_backends.py"] + list(argv or [])),
+        environment=environment(), results=rows)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(args.out, (json.dumps(document, indent=2) + "\n").encode())
+    print(f"wrote {args.out}")
+    return document
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
