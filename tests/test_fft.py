@@ -247,7 +247,7 @@ def test_fused_4f_rejects_a_single_non_finite_mask_sample(bad):
 
 def test_wisdom_cache_is_written_with_the_users_umask(tmp_path, monkeypatch):
     """A measured plan saves FFTW wisdom atomically into the cache folder, readable as any file
-    the user writes (not 0600), and a second process would load it."""
+    the user writes (not 0600), with no temporary file left beside it."""
     pytest.importorskip("pyfftw")
     monkeypatch.setenv("OPTICSIM_CACHE", str(tmp_path))
     fft._PLANS.plans.clear()
