@@ -34,8 +34,8 @@ _CHUNK_BYTES = 4 << 20
 # once, each FFT on one thread (15-20 % faster than two-thread FFTs for 64²-256² frames here).
 _FRAME_PARALLEL_SAMPLES = 256 * 256
 _CORE_CHUNK_BYTES = 1 << 20
-# From this many samples a frame, a real input field is transformed by the half-size real FFT
-# (fft.real_fft2): 0.47-0.68x the complex transform's time at 512²-2048² here, ~0.9x at 256².
+# From this many samples a frame, a real input field is encoded as real numbers and transformed
+# by the half-size real FFT (fft.real_fft2); at 256² it saved little here.
 _HALF_SPECTRUM_SAMPLES = 512 * 512
 
 
@@ -120,8 +120,10 @@ class FourF:
         # A real beam through real amplitudes (no input SLM, or one of real levels) leaves a
         # real field, whose spectrum the fused path takes by the half-size real transform.
         levels = None if self.input_slm is None else self.input_slm.levels(self.wavelength)
-        object.__setattr__(self, "_real_input", not np.any(self._illumination.imag) and (
-            levels is None or not np.any(levels.imag)))
+        real = not np.any(self._illumination.imag) and (levels is None or not np.any(levels.imag))
+        object.__setattr__(self, "_real_input", real)
+        object.__setattr__(self, "_real_illumination",
+                           np.ascontiguousarray(self._illumination.real) if real else None)
 
     def _set_grid(self):
         shape, pitch = self.shape, self.pitch
@@ -237,11 +239,13 @@ class FourF:
         return Field._trusted(data, self.pitch, self.wavelength)
 
     def _encode(self, stack: np.ndarray, out: np.ndarray) -> tuple[int, int] | None:
-        """Write the input-plane field of the ``(B, H, W)`` image ``stack`` into ``out``;
-        returns the rows outside which it is zero when they are known."""
+        """Write the input-plane field of the ``(B, H, W)`` image ``stack`` into ``out``
+        (complex, or real when the field is: ``_real_input``); returns the rows outside which
+        it is zero when they are known."""
+        illumination = self._illumination if out.dtype.kind == "c" else self._real_illumination
         if self.input_slm is None:
             offset = place_centred(stack.shape[-2:], self.shape)
-            peak = _kernels.encode_amplitude(stack, self._illumination, *offset, out)
+            peak = _kernels.encode_amplitude(stack, illumination, *offset, out)
             if math.isnan(peak):
                 raise ValueError("images contain NaN or infinite samples")
             if peak > 1:
@@ -250,7 +254,7 @@ class FourF:
                     f"(a passive modulator transmits at most 1), got |t| up to {peak:g}; scale "
                     "8-bit images by 1/255, or model the panel with an input_slm")
             return offset[0], offset[0] + stack.shape[-2]
-        self.input_slm.encode(stack, self._illumination, self.pitch, self.wavelength, out=out)
+        self.input_slm.encode(stack, illumination, self.pitch, self.wavelength, out=out)
         return self._lit_rows(stack.shape[-2])
 
     def _lit_rows(self, height: int) -> tuple[int, int]:
@@ -401,15 +405,17 @@ class FourF:
         centred."""
         ny, nx = self.shape
         batch, count = out.shape[:2]
-        spectrum = fft.scratch((batch, ny, nx), self.dtype)     # work array, reused
-        rows = self._encode(stack, spectrum)                    # laser, input SLM
+        spectrum = fft.scratch((batch, ny, nx), self.dtype)     # work arrays, reused
         if count == 1 and self._real_input and ny * nx >= _HALF_SPECTRUM_SAMPLES:
-            # lens 1 of a real field: half its spectrum, the rest by symmetry in the product
-            half = fft.scratch(fft.half_shape(spectrum.shape), self.dtype)
-            fft.real_fft2(spectrum, half, rows=rows, workers=workers)
+            # A real field: half its spectrum, the rest by symmetry in the mask product.
+            field = fft.scratch((batch, ny, nx), np.finfo(self.dtype).dtype)
+            rows = self._encode(stack, field)                                # laser, input SLM
+            half = fft.scratch(fft.half_shape(field.shape), self.dtype)
+            fft.real_fft2(field, half, rows=rows, workers=workers)           # lens 1
             _kernels.filter_half_spectrum(half, displays[0], spectrum)       # Fourier SLM
             filtered = spectrum
         else:
+            rows = self._encode(stack, spectrum)                               # laser, input SLM
             fft.fft2(spectrum, out=spectrum, rows=rows, workers=workers)   # lens 1, array order
             if count == 1:                                                 # Fourier SLM
                 filtered = spectrum

@@ -198,6 +198,17 @@ class SLM:
             return self.lut.astype(np.complex128)
         return np.arange(self.level_count) / (self.level_count - 1) + 0j
 
+    def _levels_as(self, wavelength, dtype) -> np.ndarray:
+        """:meth:`levels` in ``dtype``: complex, or real for a panel whose levels are all real
+        (it then modulates a real field); a ValueError for a real ``dtype`` otherwise."""
+        levels = self.levels(wavelength)
+        if np.dtype(dtype).kind == "c":
+            return levels.astype(dtype)
+        if np.any(levels.imag):
+            raise ValueError(f"a real dtype {np.dtype(dtype)} needs a panel of real levels; "
+                             f"this {self.mode} panel's are complex")
+        return levels.real.astype(dtype)
+
     def displayed(self, gray, wavelength: float | None = None) -> np.ndarray:
         """Complex transmittance shown by each of the ``gray`` levels (one value per pixel)."""
         gray = self._gray(gray)
@@ -283,7 +294,8 @@ class SLM:
 
     def transmittance(self, gray, field_pitch, wavelength: float | None = None, offset=None,
                       dtype=np.complex64) -> np.ndarray:
-        """Complex transmittance ``(..., H·s, W·s)`` of the panel showing ``gray``.
+        """Transmittance ``(..., H·s, W·s)`` of the panel showing ``gray``, in ``dtype``
+        (complex, or real for a panel of real levels).
 
         ``gray`` is ``(..., h, w)`` with h <= H, w <= W, placed at ``offset`` (default centred,
         ((H − h)//2, (W − w)//2)); the rest of the panel shows gray 0. ``field_pitch`` (m) must
@@ -296,10 +308,10 @@ class SLM:
         stack = gray.reshape((-1,) + gray.shape[-2:])
         placed = place_centred(stack.shape[-2:], self.shape, offset)
         coverage = pixel_coverage(self.oversample, self.fill_factor)
+        levels = self._levels_as(wavelength, dtype)
         out = fft.empty((stack.shape[0],) + self.sample_shape, dtype)
         if self.crosstalk == 0:
-            real = np.float32 if out.dtype == np.complex64 else np.float64
-            levels, coverage = self.levels(wavelength).astype(dtype), coverage.astype(real)
+            coverage = coverage.astype(np.finfo(out.dtype).dtype)
             s = self.oversample                 # blocks of whole pixel rows
             valid = all(_kernels.run_tasks(
                 partial(_kernels.pixelate, stack[b:b + 1], placed[0] - start // s, placed[1],
@@ -317,7 +329,8 @@ class SLM:
         ``to_gray(values)``: ``(B, ny, nx)`` for values ``(B, h, w)`` and a complex
         ``illumination`` ``(ny, nx)`` on a centred grid of ``field_pitch`` (m), the panel
         centred on the grid (cropped or zero-padded as :func:`grid.embed_centred`), written
-        into ``out`` when given.
+        into ``out`` when given. A panel of real levels also takes a real ``illumination``
+        and gives a real field (``out`` of its dtype).
 
         The numbers of ``embed_centred(transmittance(to_gray(values)), grid)·illumination``;
         with one sample per pixel, no fringing and real levels, in one pass
@@ -334,9 +347,8 @@ class SLM:
             np.multiply(embed_centred(panel, illumination.shape), illumination, out=out)
             return out
         keys, order, period, low, high, tables = search
-        real = np.float32 if out.dtype == np.complex64 else np.float64
-        active = pixel_coverage(1, self.fill_factor).astype(real)[0]
-        levels = (self.levels(wavelength).astype(out.dtype) * active) * active
+        active = pixel_coverage(1, self.fill_factor).astype(np.finfo(out.dtype).dtype)[0]
+        levels = (self._levels_as(wavelength, out.dtype) * active) * active
         stack = values.reshape((-1,) + values.shape[-2:])
         frames = out.reshape((-1,) + out.shape[-2:])
         top, left, (first, stop, start_column, stop_column) = window
@@ -383,10 +395,10 @@ class SLM:
     def _fringed(self, stack, placed, coverage, wavelength, out) -> bool:
         """Pixelate the liquid-crystal state, smooth it across pixel edges, then apply the
         dead frame; writes ``out`` and returns whether all gray levels were in range."""
-        real = np.float32 if out.dtype == np.complex64 else np.float64
+        real = np.finfo(out.dtype).dtype
         phases = self.phases(wavelength)
         if phases is None:
-            state_levels = self.levels(wavelength).astype(out.dtype)
+            state_levels = self._levels_as(wavelength, out.dtype)
         else:
             state_levels = phases.astype(real)
         state = np.empty(out.shape, state_levels.dtype)

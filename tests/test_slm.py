@@ -132,6 +132,42 @@ def test_encode_equals_quantise_pixelate_and_illuminate(options, panel, grid, sh
                                atol=0)
 
 
+REAL_CASES = [  # panels of real levels: fused, oversampled and fringing paths
+    (dict(mode="amplitude", bits=8), (24, 20), (24, 20), (3, 24, 20)),
+    (dict(mode="amplitude", bits=4, fill_factor=0.7), (24, 20), (30, 32), (2, 11, 9)),
+    (dict(mode="binary"), (12, 14), (20, 20), (2, 12, 14)),
+    (dict(mode="amplitude", bits=8, oversample=2), (8, 10), (20, 24), (1, 6, 7)),
+    (dict(mode="amplitude", bits=6, crosstalk=1.5), (12, 12), (12, 12), (1, 12, 12)),
+]
+
+
+@pytest.mark.filterwarnings("ignore::opticsim.SamplingWarning")
+@pytest.mark.parametrize("real, complex_dtype", [(np.float32, np.complex64),
+                                                 (np.float64, np.complex128)])
+@pytest.mark.parametrize("options, panel, grid, shape", REAL_CASES)
+def test_panel_of_real_levels_encodes_a_real_field(options, panel, grid, shape, real,
+                                                   complex_dtype):
+    """Under a real beam a panel of real levels gives a real field: the same numbers as the
+    complex one's real parts, whose imaginary parts are zero; a phase panel refuses."""
+    slm = SLM(panel, PITCH, **options)
+    rng = np.random.default_rng(9)
+    values = rng.random(shape).astype(np.float32)
+    beam = rng.random(grid)
+    field = slm.encode(values, beam.astype(real), slm.sample_pitch, WAVELENGTH)
+    reference = slm.encode(values, beam.astype(complex_dtype), slm.sample_pitch, WAVELENGTH)
+    assert field.dtype == real and not np.any(reference.imag)
+    np.testing.assert_array_equal(field, reference.real)
+    gray = slm.to_gray(values, WAVELENGTH)
+    np.testing.assert_array_equal(
+        slm.transmittance(gray, slm.sample_pitch, WAVELENGTH, dtype=real),
+        slm.transmittance(gray, slm.sample_pitch, WAVELENGTH, dtype=complex_dtype).real)
+    phase = SLM(panel, PITCH, mode="phase")
+    with pytest.raises(ValueError, match="real levels"):
+        phase.transmittance(gray, phase.sample_pitch, WAVELENGTH, dtype=real)
+    with pytest.raises(ValueError, match="real levels"):
+        phase.encode(values, beam.astype(real), phase.sample_pitch, WAVELENGTH)
+
+
 @pytest.mark.filterwarnings("ignore::opticsim.SamplingWarning")
 @pytest.mark.parametrize("options, panel, grid, shape, fused", ENCODE_CASES[1:3])
 def test_encode_in_row_blocks_on_two_threads(monkeypatch, options, panel, grid, shape, fused):
