@@ -1,4 +1,4 @@
-"""One complex 2-D FFT in the engine's backend (pyFFTW) against MKL's inside torch (issue 9).
+"""One 2-D FFT in pyFFTW, in MKL (inside torch) and as the engine's real transform (issue 9).
 
     python benches/bench_fft_backends.py [--sizes N ...] [--threads T ...] [--rounds R]
                                          [--out PATH]
@@ -6,10 +6,12 @@
 For each N and thread count, one unnormalised forward transform of an N×N complex64 array:
 ``fftw`` is a planned ``FFTW_MEASURE`` in-place transform (the floor of ``bench_engine.py``);
 ``torch`` is ``torch.fft.fft2`` of the same memory (``torch.from_numpy``) into a preallocated
-tensor, with ``torch.set_num_threads``. Both are timed in interleaved rounds (the smallest
-per-round median, as in ``bench_engine.py``); the headline is ``torch / fftw`` (< 1: MKL is
-faster). This is the measurement behind the per-shape backend choice that ``DESIGN.md``
-allows; the table goes to stdout, everything to a JSON file.
+tensor, with ``torch.set_num_threads``; ``real`` is :func:`opticsim.fft.real_fft2` of an N×N
+float32 array (the half spectrum the engine takes of a real input field). All are timed in
+interleaved rounds (the smallest per-round median, as in ``bench_engine.py``); the headlines
+are ``torch / fftw`` (< 1: MKL is faster), the measurement behind the per-shape backend choice
+that ``DESIGN.md`` allows, and ``real / fftw``. The table goes to stdout, everything to a JSON
+file.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bench_engine import _fastest, compare, environment
+from opticsim import fft
 from opticsim.files import write_atomic
 
 
@@ -35,11 +38,14 @@ def bench_size(n: int, threads: int, rounds: int, seconds: float) -> dict:
     plan = pyfftw.FFTW(data, data, axes=(-2, -1), flags=("FFTW_MEASURE",), threads=threads)
     data.fill(0)                    # repeated unnormalised transforms of zeros stay finite
     source, target = torch.from_numpy(data), torch.empty((n, n), dtype=torch.complex64)
+    real = fft.zeros((n, n), np.float32)
+    half = fft.empty(fft.half_shape(real.shape), np.complex64)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         times = _fastest(compare({"fftw": plan.execute,
-                                  "torch": lambda: torch.fft.fft2(source, out=target)},
+                                  "torch": lambda: torch.fft.fft2(source, out=target),
+                                  "real": lambda: fft.real_fft2(real, half, workers=threads)},
                                  rounds, seconds))
         data[...] = np.random.default_rng(n).standard_normal((n, n))     # the same numbers?
         torch.fft.fft2(source, out=target)
@@ -49,7 +55,8 @@ def bench_size(n: int, threads: int, rounds: int, seconds: float) -> dict:
     difference = float(np.linalg.norm(target.numpy() - data) / np.linalg.norm(data))
     return dict(n=n, threads=threads, fftw_ms=1e3 * times["fftw"],
                 torch_ms=1e3 * times["torch"], ratio=times["torch"] / times["fftw"],
-                relative_difference=difference)
+                relative_difference=difference, real_ms=1e3 * times["real"],
+                ratio_real=times["real"] / times["fftw"])
 
 
 def main(argv=None) -> dict:
@@ -65,10 +72,11 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     rows = [bench_size(n, threads, args.rounds, 0.03)
             for threads in args.threads for n in sorted(args.sizes)]
-    print(f"{'N':>6}{'threads':>9}{'fftw ms':>10}{'torch ms':>10}{'torch/fftw':>12}")
+    print(f"{'N':>6}{'threads':>9}{'fftw ms':>10}{'torch ms':>10}{'torch/fftw':>12}"
+          f"{'real ms':>10}{'real/fftw':>11}")
     for row in rows:
         print(f"{row['n']:>6}{row['threads']:>9}{row['fftw_ms']:>10.3f}{row['torch_ms']:>10.3f}"
-              f"{row['ratio']:>12.2f}")
+              f"{row['ratio']:>12.2f}{row['real_ms']:>10.3f}{row['ratio_real']:>11.2f}")
     document = dict(benchmark="fft_backends", command=" ".join(
         ["python", "benches/bench_fft_backends.py"] + list(argv or [])),
         environment=environment(), results=rows)
