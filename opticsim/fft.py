@@ -19,14 +19,34 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    import pyfftw
-except ImportError:  # pragma: no cover - exercised only where pyFFTW is missing
-    pyfftw = None
-
 import scipy.fft
 
 from .files import write_atomic
+
+# After a transform pyFFTW's OpenMP threads spin GOMP_SPINCOUNT times before they sleep:
+# libgomp's default, 300 000 pauses, kept a core busy ~7 ms here, so a worker spins through the passes
+# between and after the transforms, on the core those passes use. 10 000 (~0.5 ms) still keeps
+# the barriers inside one transform spinning. libgomp reads it once, as pyFFTW loads its own copy
+# of the library, so it is set for that import only, and only when the user set neither
+# GOMP_SPINCOUNT nor OMP_WAIT_POLICY; the environment is left as it was found.
+SPIN_COUNT = 10_000
+
+
+def _import_pyfftw():
+    chosen = {"GOMP_SPINCOUNT", "OMP_WAIT_POLICY"} & os.environ.keys()
+    if not chosen:
+        os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
+    try:
+        import pyfftw
+    except ImportError:  # pragma: no cover - exercised only where pyFFTW is missing
+        return None
+    finally:
+        if not chosen:
+            del os.environ["GOMP_SPINCOUNT"]
+    return pyfftw
+
+
+pyfftw = _import_pyfftw()
 
 BACKEND = "pyfftw" if pyfftw is not None else "scipy"
 ALIGNMENT = pyfftw.simd_alignment if pyfftw is not None else 64

@@ -2,6 +2,8 @@
 transform, against numpy.fft."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -211,3 +213,27 @@ def test_wisdom_cache_is_written_with_the_users_umask(tmp_path, monkeypatch):
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     assert not list(tmp_path.glob("*.tmp"))
     assert len(np.load(path, allow_pickle=False)) > 0
+
+
+@pytest.mark.parametrize("user", [None, "123"])
+def test_pyfftw_loads_with_a_short_spin_and_the_environment_is_left_as_it_was(user):
+    """pyFFTW (whose OpenMP runtime reads GOMP_SPINCOUNT as it loads) is imported with
+    SPIN_COUNT unless the user chose a spin count, and the environment is then as it was."""
+    pytest.importorskip("pyfftw")
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    if user is not None:
+        env["GOMP_SPINCOUNT"] = user
+    code = """if True:
+        import os, sys
+        seen = []
+        class Spy:                      # records the variable as pyfftw is imported
+            def find_spec(self, name, path=None, target=None):
+                if name == "pyfftw":
+                    seen.append(os.environ.get("GOMP_SPINCOUNT"))
+        sys.meta_path.insert(0, Spy())
+        import opticsim.fft
+        print(seen, os.environ.get("GOMP_SPINCOUNT"))"""
+    shown = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                           check=True).stdout.strip()
+    during = str(fft.SPIN_COUNT) if user is None else user
+    assert shown == f"['{during}'] {user}"
