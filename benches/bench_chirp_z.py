@@ -18,15 +18,13 @@ N from which it stays above 1. ``--backend torch`` times the same two forms in
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from bench_engine import _fastest, compare, environment
+from bench_engine import _fastest, compare, environment, write_json
 from opticsim import Field, propagate
-from opticsim.files import write_atomic
 
 WAVELENGTH = 633e-9      # m
 FOCAL_LENGTH = 0.1       # m
@@ -103,8 +101,7 @@ def main(argv=None) -> dict:
         results=rows)
     print(f"chirp-z faster from N = {document['measured_crossover']} "
           f"({args.backend} switches at N = {switch})")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.out, (json.dumps(document, indent=2) + "\n").encode())
+    write_json(args.out, document)
     print(f"wrote {args.out}")
     return document
 

@@ -17,15 +17,13 @@ file.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from bench_engine import _fastest, compare, environment
+from bench_engine import _fastest, compare, environment, write_json
 from opticsim import fft
-from opticsim.files import write_atomic
 
 
 def bench_size(n: int, threads: int, rounds: int, seconds: float) -> dict:
@@ -80,8 +78,7 @@ def main(argv=None) -> dict:
     document = dict(benchmark="fft_backends", command=" ".join(
         ["python", "benches/bench_fft_backends.py"] + list(argv or [])),
         environment=environment(), results=rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.out, (json.dumps(document, indent=2) + "\n").encode())
+    write_json(args.out, document)
     print(f"wrote {args.out}")
     return document
 
