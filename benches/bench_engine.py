@@ -66,8 +66,8 @@ is timed once and dropped at larger N.
 
 The input SLM, the Fourier SLM and the camera run their passes on every core. pyFFTW's
 OpenMP threads busy-wait after each transform, on a core those passes would use: importing
-:mod:`opticsim` cuts that wait to ``opticsim.fft.SPIN_COUNT`` spins (~0.3 ms of a core instead
-of ~7 ms here) for the floors and the frames alike, unless ``GOMP_SPINCOUNT`` or
+:mod:`opticsim` cuts that wait to ``opticsim.fft.SPIN_COUNT`` spins (``spin_ms`` of
+``bench_fft_backends.py``: 0.25 ms of a core instead of 6.5 ms here) for the floors and the frames alike, unless ``GOMP_SPINCOUNT`` or
 ``OMP_WAIT_POLICY`` is set (``OMP_WAIT_POLICY=PASSIVE python benches/bench_engine.py``
 measures everything with threads that sleep at once).
 """

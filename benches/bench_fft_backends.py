@@ -10,14 +10,22 @@ tensor, with ``torch.set_num_threads``; ``real`` is :func:`opticsim.fft.real_fft
 float32 array (the half spectrum the engine takes of a real input field). All are timed in
 interleaved rounds (the smallest per-round median, as in ``bench_engine.py``); the headlines
 are ``torch / fftw`` (< 1: MKL is faster), the measurement behind the per-shape backend choice
-that ``DESIGN.md`` allows, and ``real / fftw``. The table goes to stdout, everything to a JSON
-file.
+that ``DESIGN.md`` allows, and ``real / fftw``.
+
+``spin_ms``: the CPU time (ms, all threads) the process uses while it sleeps 50 ms right after a
+2-thread 1024² pyFFTW transform, i.e. how long pyFFTW's OpenMP worker busy-waits before it
+sleeps. Importing :mod:`opticsim` sets ``opticsim.fft.SPIN_COUNT``; ``GOMP_SPINCOUNT=300000
+python benches/bench_fft_backends.py`` shows libgomp's default. The table goes to stdout,
+everything to a JSON file.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +65,24 @@ def bench_size(n: int, threads: int, rounds: int, seconds: float) -> dict:
                 ratio_real=times["real"] / times["fftw"])
 
 
+def spin_ms(n: int = 1024, threads: int = 2, samples: int = 15) -> float:
+    """Median CPU time (ms) the process spends during 50 ms of sleep right after one
+    ``threads``-thread N² transform: the OpenMP workers' busy wait."""
+    import pyfftw
+
+    data = pyfftw.empty_aligned((n, n), np.complex64)
+    plan = pyfftw.FFTW(data, data, axes=(-2, -1), flags=("FFTW_ESTIMATE",), threads=threads)
+    data.fill(0)
+    plan.execute()
+    spent = []
+    for _ in range(samples):
+        plan.execute()
+        start = time.process_time()
+        time.sleep(0.05)
+        spent.append(time.process_time() - start)
+    return 1e3 * statistics.median(spent)
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048],
@@ -75,9 +101,13 @@ def main(argv=None) -> dict:
     for row in rows:
         print(f"{row['n']:>6}{row['threads']:>9}{row['fftw_ms']:>10.3f}{row['torch_ms']:>10.3f}"
               f"{row['ratio']:>12.2f}{row['real_ms']:>10.3f}{row['ratio_real']:>11.2f}")
+    spin = spin_ms()
+    print(f"CPU ms busy in 50 ms of sleep after a 2-thread 1024² FFT: {spin:.2f} "
+          f"(GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT', fft.SPIN_COUNT)})")
     document = dict(benchmark="fft_backends", command=" ".join(
         ["python", "benches/bench_fft_backends.py"] + list(argv or [])),
-        environment=environment(), results=rows)
+        environment=environment(), results=rows, spin_ms=spin,
+        spin_count=os.environ.get("GOMP_SPINCOUNT", str(fft.SPIN_COUNT)))
     write_json(args.out, document)
     print(f"wrote {args.out}")
     return document

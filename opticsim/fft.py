@@ -24,9 +24,10 @@ import scipy.fft
 from .files import write_atomic
 
 # After a transform pyFFTW's OpenMP threads spin GOMP_SPINCOUNT times before they sleep:
-# libgomp's default, 300 000 pauses, kept a core busy ~7 ms here, so a worker spins through the passes
-# between and after the transforms, on the core those passes use. 10 000 (~0.5 ms) still keeps
-# the barriers inside one transform spinning. libgomp reads it once, as pyFFTW loads its own copy
+# libgomp's default, 300 000 pauses, kept a core busy 6.5 ms after a 1024² transform here (0.25 ms
+# with SPIN_COUNT; benches/bench_fft_backends.py, spin_ms), so a worker spins through the passes
+# between and after the transforms, on the core those passes use. 10 000 still keeps the
+# barriers inside one transform spinning. libgomp reads it once, as pyFFTW loads its own copy
 # of the library, so it is set for that import only, and only when the user set neither
 # GOMP_SPINCOUNT nor OMP_WAIT_POLICY; the environment is left as it was found.
 SPIN_COUNT = 10_000
@@ -284,8 +285,8 @@ def real_fft2(x: np.ndarray, out: np.ndarray, *, rows: tuple[int, int] | None = 
     holds columns 0 … nx//2 of its unnormalised 2-D DFT; the others follow from the Hermitian
     symmetry of a real plane's spectrum, ``X[k, l] = conj(X[−k, −l])``.
 
-    About half the arithmetic of :func:`fft2` on half the memory (one real transform took
-    0.4–0.6× a complex one's time at 512²–2048² here). ``x`` is float32 (``out`` complex64)
+    About half the arithmetic of :func:`fft2` on half the memory (0.52–0.74× a complex
+    transform's time at 512²–2048² on 2 threads here, ``benches/bench_fft_backends.py``). ``x`` is float32 (``out`` complex64)
     or float64 (complex128). ``rows`` prunes as in :func:`fft2`: row transforms on that band
     only, then column transforms of the half spectrum."""
     if x.dtype not in (np.float32, np.float64) or not x.flags.c_contiguous:

@@ -308,7 +308,7 @@ class SLM:
         stack = gray.reshape((-1,) + gray.shape[-2:])
         placed = place_centred(stack.shape[-2:], self.shape, offset)
         coverage = pixel_coverage(self.oversample, self.fill_factor)
-        levels = self._levels_as(wavelength, dtype)
+        levels = self._levels_as(wavelength, dtype)        # refuses a real dtype it cannot fill
         out = fft.empty((stack.shape[0],) + self.sample_shape, dtype)
         if self.crosstalk == 0:
             coverage = coverage.astype(np.finfo(out.dtype).dtype)

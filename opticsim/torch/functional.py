@@ -17,7 +17,7 @@ _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 # project's 2-core CPU (python benches/bench_chirp_z.py --backend torch --sizes 768 1024 1280
 # 1536 2048 --rounds 3): matrix / chirp-z time 1.23 at N = 768, 0.95 at 1024, 1.11 at 1280,
 # 1.33 at 1536, 1.50 at 2048, so chirp-z from 1280 (MKL's products hold out longer than the
-# engine's, CHIRP_Z_FROM = 768; 0.67 at 768 in a run under load). Not measured on a GPU.
+# engine's, CHIRP_Z_FROM = 768). Not measured on a GPU.
 CHIRP_Z_FROM = 1280
 # A mean count beyond which the shot-noise sample is the mean itself (relative spread < 1e-9)
 _COUNT_IS_MEAN_ABOVE = 2.0 ** 62
