@@ -290,7 +290,8 @@ class Camera:
         electrons) + DSNU + N(0, σ_d0²) → clip at the full well → ×K → + offset → round → clip
         to ``0 … 2^bits − 1``, random only through ``rng`` (int seed >= 0 or
         ``np.random.Generator``; None draws fresh entropy; None without noise); the same seed
-        gives the same frames on any thread count.
+        gives the same frames on any thread count (for the same irradiance: a :class:`FourF`
+        whose FFTW plans were measured anew in another process can differ by ~1e-7 in it).
         From a mean of 20 e⁻ (``_kernels.POISSON_EXACT_BELOW``) a pixel's shot and read
         noise are one normal draw of the same mean, variance (+ at most 1/18 e⁻²) and
         skewness, whose distribution differs from Poisson + normal by O(1/μ) (at most 3.2e-4
