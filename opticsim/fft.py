@@ -2,15 +2,19 @@
 
 All transforms act on the last two axes and are unnormalised in both directions:
 ``fft2(x)[k] = Σ_n x[n]·exp(−2πi·nk/N)`` and ``fft2(x, inverse=True)`` uses ``exp(+2πi·nk/N)``.
-Plans are made once per (shape, dtype, direction) and per thread, and FFTW wisdom is kept
-in a cache file so a second run plans instantly. Planning effort and threads only change
-speed, never results beyond rounding. Large arrays from :func:`empty` start on a page and
-reuse the buffers of arrays this thread has dropped, which are usually still in cache.
+Plans are made once per (shape, dtype, direction) and per thread, with ``FFTW_ESTIMATE``: the
+plan follows from the shape alone, so the same inputs give bit-identical transforms in every
+process, every run and at any thread count on one machine. A plan chosen by timing
+(``FFTW_MEASURE``) would round differently from process to process (4e-7 apart in float32
+frames), and it saved little here: ``python benches/bench_fft_backends.py`` times both
+(``estimate/measure``). A transform always runs on SIMD-aligned memory (a misaligned array is
+copied first), since FFTW's unaligned codelets round differently too. Large arrays from
+:func:`empty` start on a page and reuse the buffers of arrays this thread has dropped, which
+are usually still in cache.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import sys
@@ -20,8 +24,6 @@ from pathlib import Path
 import numpy as np
 
 import scipy.fft
-
-from .files import write_atomic
 
 # After a transform pyFFTW's OpenMP threads spin GOMP_SPINCOUNT times before they sleep:
 # libgomp's default, 300 000 pauses, kept a core busy 6.5 ms after a 1024² transform here (0.25 ms
@@ -52,9 +54,8 @@ pyfftw = _import_pyfftw()
 BACKEND = "pyfftw" if pyfftw is not None else "scipy"
 ALIGNMENT = pyfftw.simd_alignment if pyfftw is not None else 64
 
-# Below this many samples per transform, estimated plans are as fast as measured ones
-# and one thread beats two.
-_MEASURE_SIZE = 128 * 128
+# Below this many samples per transform one thread beats two.
+_THREADED_SIZE = 128 * 128
 # Arrays of at least _POOL_MIN_BYTES start on a page and come from a per-thread pool of at
 # most _POOL_COUNT recycled buffers and _POOL_BYTES.
 _PAGE = 4096
@@ -74,7 +75,7 @@ def threads() -> int:
 def plan_threads(shape) -> int:
     """Threads a transform over the last two axes of ``shape`` runs on: one for small
     planes, where starting a second thread costs more than it saves, else :func:`threads`."""
-    return threads() if shape[-1] * shape[-2] >= _MEASURE_SIZE else 1
+    return threads() if shape[-1] * shape[-2] >= _THREADED_SIZE else 1
 
 
 class _Pool(threading.local):
@@ -145,40 +146,11 @@ def is_aligned(array: np.ndarray) -> bool:
     return array.ctypes.data % ALIGNMENT == 0
 
 
-def _wisdom_path() -> Path:
-    root = os.environ.get("OPTICSIM_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "opticsim")
-    return Path(root) / f"fftw-wisdom-{pyfftw.__version__}.npy"
-
-
-def _load_wisdom() -> None:
-    try:
-        wisdom = np.load(_wisdom_path(), allow_pickle=False)
-        pyfftw.import_wisdom(tuple(bytes(w) for w in wisdom))
-    except (OSError, ValueError):
-        pass
-
-
-def _save_wisdom() -> None:
-    """Write the accumulated wisdom atomically; a failure only costs planning time later."""
-    path = _wisdom_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        wisdom = np.array(pyfftw.export_wisdom(), dtype=object).astype(bytes)
-        buffer = io.BytesIO()
-        np.save(buffer, wisdom, allow_pickle=False)
-        write_atomic(path, buffer.getvalue())           # the user's umask, like any cache file
-    except OSError:
-        pass
-
-
 class _Plans(threading.local):
     """Per-thread cache of FFTW objects, each with the arrays it was planned on."""
 
     def __init__(self):
         self.plans = {}
-        self.wisdom_loaded = False
 
     def get(self, shape, dtype, inverse: bool, inplace: bool, aligned: bool,
             axes=(-2, -1), band=None, threads=None, real: bool = False):
@@ -190,11 +162,7 @@ class _Plans(threading.local):
         key = (shape, dtype.str, inverse, inplace, aligned, axes, band, threads, real)
         entry = self.plans.get(key)
         if entry is None:
-            if not self.wisdom_loaded:
-                _load_wisdom()
-                self.wisdom_loaded = True
-            size = shape[-1] * shape[-2]
-            flags = ["FFTW_MEASURE" if size >= _MEASURE_SIZE else "FFTW_ESTIMATE"]
+            flags = ["FFTW_ESTIMATE"]
             if not aligned:
                 flags.append("FFTW_UNALIGNED")
             if real:
@@ -210,8 +178,6 @@ class _Plans(threading.local):
                 direction="FFTW_BACKWARD" if inverse else "FFTW_FORWARD",
                 flags=flags, threads=threads)
             entry = self.plans[key] = (plan, (source, target))
-            if "FFTW_MEASURE" in flags:
-                _save_wisdom()
         return entry
 
 
@@ -234,8 +200,9 @@ def fft2(x: np.ndarray, *, inverse: bool = False, out: np.ndarray | None = None,
 
     ``out`` may be ``x`` itself (in place) or another C-contiguous array of the same shape and
     dtype; when omitted a new aligned array is returned. Leading axes are a batch. Nothing is
-    copied on the way, except a non-contiguous ``x``, which FFTW cannot read (arrays of the
-    engine are always contiguous); misaligned arrays run an ``FFTW_UNALIGNED`` plan.
+    copied on the way, except a non-contiguous ``x``, which FFTW cannot read, and arrays that
+    do not start on a SIMD boundary (see :func:`is_aligned`; the engine's always do), which are
+    transformed in an aligned copy so that the numbers never depend on an array's address.
 
     ``rows=(start, stop)`` says that ``x`` is zero outside those rows of every plane, as a
     zero-padded input is. An in-place transform then prunes: the row transforms run on that
@@ -256,22 +223,29 @@ def fft2(x: np.ndarray, *, inverse: bool = False, out: np.ndarray | None = None,
         norm = "forward" if inverse else "backward"
         out[...] = transform(x, axes=(-2, -1), norm=norm, workers=workers or threads())
         return out
-    if not x.flags.c_contiguous:
-        x = np.ascontiguousarray(x)
     inplace = out is x or (np.may_share_memory(x, out) and out.ctypes.data == x.ctypes.data)
+    if not (is_aligned(x) and is_aligned(out)):
+        work = empty(x.shape, x.dtype)
+        work[...] = x
+        target = work if inplace else empty(x.shape, x.dtype)
+        out[...] = fft2(work, inverse=inverse, out=target, rows=rows, workers=workers)
+        return out
     x, out = _canonical(x), _canonical(out)
     if inplace and _prunable(x, rows):
         band = (int(rows[0]), int(rows[1]))
-        aligned = is_aligned(x) and band[0] * x.shape[-1] * x.itemsize % ALIGNMENT == 0
         part = x[..., band[0]:band[1], :]
-        _execute(_PLANS.get(x.shape, x.dtype, inverse, True, aligned, (-1,), band, workers),
-                 part, part)
-        _execute(_PLANS.get(x.shape, x.dtype, inverse, True, is_aligned(x), (-2,), None,
-                            workers), x, x)
+        _execute(_PLANS.get(x.shape, x.dtype, inverse, True, _band_aligned(x, band), (-1,),
+                            band, workers), part, part)
+        _execute(_PLANS.get(x.shape, x.dtype, inverse, True, True, (-2,), None, workers), x, x)
         return out
-    aligned = is_aligned(x) and is_aligned(out)
-    _execute(_PLANS.get(x.shape, x.dtype, inverse, inplace, aligned, threads=workers), x, out)
+    _execute(_PLANS.get(x.shape, x.dtype, inverse, inplace, True, threads=workers), x, out)
     return out
+
+
+def _band_aligned(x: np.ndarray, band: tuple[int, int]) -> bool:
+    """True when rows ``band[0]:`` of the aligned ``x`` start on a SIMD boundary too: a
+    property of the shape and the band, never of the address."""
+    return band[0] * x.shape[-1] * x.itemsize % ALIGNMENT == 0
 
 
 def half_shape(shape) -> tuple[int, ...]:
@@ -300,23 +274,24 @@ def real_fft2(x: np.ndarray, out: np.ndarray, *, rows: tuple[int, int] | None = 
     if pyfftw is None:
         out[...] = scipy.fft.rfft2(x, axes=(-2, -1), workers=workers or threads())
         return out
+    if not (is_aligned(x) and is_aligned(out)):
+        work = empty(x.shape, x.dtype)
+        work[...] = x
+        out[...] = real_fft2(work, empty(out.shape, out.dtype), rows=rows, workers=workers)
+        return out
     x, out = _canonical(x), _canonical(out)
     if _prunable(x, rows):
         band = (int(rows[0]), int(rows[1]))
-        aligned = (is_aligned(x) and is_aligned(out)
-                   and band[0] * x.shape[-1] * x.itemsize % ALIGNMENT == 0
-                   and band[0] * out.shape[-1] * out.itemsize % ALIGNMENT == 0)
+        aligned = _band_aligned(x, band) and _band_aligned(out, band)
         _execute(_PLANS.get(x.shape, dtype, False, False, aligned, (-1,), band, workers,
                             real=True),
                  x[..., band[0]:band[1], :], out[..., band[0]:band[1], :])
         out[..., :band[0], :] = 0               # rows of zeros transform to zeros
         out[..., band[1]:, :] = 0
-        _execute(_PLANS.get(out.shape, dtype, False, True, is_aligned(out), (-2,), None,
-                            workers), out, out)
+        _execute(_PLANS.get(out.shape, dtype, False, True, True, (-2,), None, workers),
+                 out, out)
         return out
-    aligned = is_aligned(x) and is_aligned(out)
-    _execute(_PLANS.get(x.shape, dtype, False, False, aligned, threads=workers, real=True),
-             x, out)
+    _execute(_PLANS.get(x.shape, dtype, False, False, True, threads=workers, real=True), x, out)
     return out
 
 

@@ -198,23 +198,6 @@ def test_fused_4f_rejects_a_single_non_finite_mask_sample(bad):
     assert np.isfinite(system.run(np.ones((3, 10, 10)), mask)).all()
 
 
-def test_wisdom_cache_is_written_with_the_users_umask(tmp_path, monkeypatch):
-    """A measured plan saves FFTW wisdom atomically into the cache folder, readable as any file
-    the user writes (not 0600), with no temporary file left beside it."""
-    pytest.importorskip("pyfftw")
-    monkeypatch.setenv("OPTICSIM_CACHE", str(tmp_path))
-    fft._PLANS.plans.clear()
-    data = fft.zeros((1, 136, 136), np.complex64)              # measured: 136² >= 128²
-    fft.fft2(data, out=data)
-    path = fft._wisdom_path()
-    assert path.parent == tmp_path and path.is_file()
-    umask = os.umask(0)
-    os.umask(umask)
-    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
-    assert not list(tmp_path.glob("*.tmp"))
-    assert len(np.load(path, allow_pickle=False)) > 0
-
-
 @pytest.mark.parametrize("user", [None, "123"])
 def test_pyfftw_loads_with_a_short_spin_and_the_environment_is_left_as_it_was(user):
     """pyFFTW (whose OpenMP runtime reads GOMP_SPINCOUNT as it loads) is imported with
