@@ -29,7 +29,9 @@ Every case is timed against contenders measured in the same run, on the same thr
   slowest part of the camera). One frame at each N, and ``hardware_batch``, the batch.
 
 The *floor* of a case is its FFTs alone: pyFFTW plans made with ``FFTW_MEASURE`` on aligned
-in-place arrays, with the thread count the engine uses for that shape (one forward + one
+in-place arrays (the fastest plans FFTW finds by timing; the engine itself plans by estimate,
+so that its numbers do not depend on the process, and pays that difference inside the
+ratio), with the thread count the engine uses for that shape (one forward + one
 inverse transform for the 4f and hardware frames and the composition, one forward transform
 for ``lens_ft``). The NumPy contender is the same pipeline written with ``numpy.fft`` and
 ``fftshift``/``ifftshift``, a multiply and ``abs()**2``; its result is compared with the

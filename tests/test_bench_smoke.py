@@ -125,5 +125,6 @@ def test_fft_backend_bench_times_fftw_against_torch(tmp_path, monkeypatch):
     assert json.loads(out.read_text()) == document
     assert [(row["n"], row["threads"]) for row in document["results"]] == [(16, 1), (32, 1)]
     assert all(row["fftw_ms"] > 0 and row["torch_ms"] > 0 and row["real_ms"] > 0
+               and row["ratio_estimate"] == row["estimate_ms"] / row["fftw_ms"] > 0
                and row["relative_difference"] < 1e-6 for row in document["results"])
     assert document["spin_ms"] >= 0 and document["spin_count"] == str(module.fft.SPIN_COUNT)
