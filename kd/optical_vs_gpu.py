@@ -1,8 +1,8 @@
 """Per image, as the input grows: the all-electronic teacher, the digital SCLC student, and the
-hybrid (optical front end + electronic back end) — time, energy and FLOPs (issue 9).
+hybrid (optical front end + electronic back end) — time, energy and FLOPs.
 
-    opticsim bench [--sizes 32,64,...,4096] [--measure-up-to 1024] [--out PATH] [...]
-    python benches/optical_vs_gpu.py [same options]
+    opticsim bench [--sizes 32,64,...,4096] [--measure-up-to 1024] [--accuracy RESULTS.json]
+                   [--out PATH] [--overwrite] [...]
 
 The models are the demo's (:class:`kd.experiment.Experiment` defaults): the teacher's 3×3
 convolutions of 8/16/32 channels with 2× pools between them, the student's cascade of 5×5
@@ -11,13 +11,13 @@ BatchNorm / 6×6 pool / FC 512-256-10 back end, one grey input channel, untraine
 depend on the weights).
 
 * **Electronic**: FLOPs counted analytically (:mod:`kd.cost`); time measured with torch on this
-  CPU with ``--threads`` threads (and on CUDA when present), batch 1, ``torch.no_grad``, the
-  fastest of ``--repeats`` calls after a warm-up (load from other processes only slows a call;
+  CPU with ``threads`` threads (and on CUDA when present), batch 1, ``torch.no_grad``, the
+  fastest of ``repeats`` calls after a warm-up (load from other processes only slows a call;
   on a shared 2-core machine a 2-thread torch stalls whenever the other core is taken, so the
-  default is 1 thread), at every size up to ``--measure-up-to``; above it the time is
-  *modelled*: the FLOPs times the seconds per FLOP measured at the largest measured size (the JSON and the table
-  say which). The teacher runs its whole network; the digital student its FFT convolution,
-  square law and back end.
+  default is 1 thread), at every size up to ``measure_up_to``; above it the time is
+  *modelled*: the FLOPs times the seconds per FLOP measured at the largest measured size (the
+  JSON and the table say which). The teacher runs its whole network; the digital student its
+  FFT convolution, square law and back end.
 * **Optical**: :class:`kd.cost.OpticalFrontEnd` from the presets' frame rates, pixels and
   supply powers (``electrical_power``, all assumed: see ``presets.info(name).assumptions``) and
   the exposure; frames per image, time per image pipelined, energy from the devices' supply
@@ -27,13 +27,14 @@ depend on the weights).
   the optics takes the next), energy ``optics + back end``. The *crossover* is the smallest
   size from which on the hybrid is faster than the teacher; ``break_even_rate`` is the frame
   rate (Hz) the Fourier SLM and camera would both need for the hybrid to match the teacher.
-  Electronic energy is time × threads × ``--cpu-core-power`` (or × ``--gpu-power``), assumed
+  Electronic energy is time × threads × ``cpu_core_power`` (or × ``gpu_power``), assumed
   constants.
 
-Accuracies are those measured by ``opticsim train --seeds 0 1 2`` at 64×64 (README, "Measured:
-the comparison over three seeds"); they are not measured at any other size. Writes the JSON
-(``bench-results/optical_vs_gpu.json`` by default), a Markdown table beside it (``.md``) and a
-log-log plot of time and energy per image against size (``.png``).
+The bench measures no accuracy: it reports the accuracies of a run it is given
+(:func:`accuracies`: an ``opticsim demo`` ``results.json`` or an ``opticsim train``
+``summary.json``), at that run's image size only, or none. :func:`run` writes the JSON, a
+Markdown table beside it (``.md``) and a log-log plot of time and energy per image against
+size (``.png``), and refuses to replace any of them unless told to.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,10 +57,8 @@ from opticsim.files import write_atomic
 
 SIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
 MODELS = ("teacher", "student", "backend")
-# Test accuracy, mean ± std over seeds 0-2, 64×64 cluttered digits (README).
-ACCURACY = {"size": 64, "command": "opticsim train --seeds 0 1 2",
-            "teacher": (0.850, 0.030), "student": (0.709, 0.006),
-            "hybrid": (0.696, 0.002)}
+# the bench's paths and the run results' models they are scored as
+SCORED = {"teacher": "teacher", "student": "student", "hybrid": "student_hardware"}
 
 
 @dataclass(frozen=True)
@@ -231,6 +229,47 @@ def provenance(settings: Settings) -> dict:
     return documented
 
 
+def accuracies(path) -> dict:
+    """The test accuracies of the teacher, the digital student and the hybrid (the student
+    through the engine's hardware bench, ``student_hardware``) from ``path``: an
+    ``opticsim train`` ``summary.json`` (mean and sample std over its seeds) or an
+    ``opticsim demo`` / ``train`` ``results.json`` of one seed (std ``None``). Returns
+    ``{"source", "command", "dataset", "seeds", <path>: [mean, std]}``."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"--accuracy {path} does not exist") from None
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--accuracy {path} is not readable JSON ({error})") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"--accuracy {path} holds no opticsim results")
+    if isinstance(document.get("summary"), dict):           # opticsim train: summary.json
+        scores, seeds = document["summary"], document.get("seeds")
+        std = "accuracy_std"
+    else:                                                   # one run: results.json
+        scores, seeds = document, [document.get("experiment", {}).get("seed")]
+        std = None
+    missing = [key for key in SCORED.values()
+               if not isinstance(scores.get(key), dict) or "accuracy" not in scores[key]]
+    if missing:
+        raise ValueError(f"--accuracy {path} is neither an opticsim train summary.json nor a "
+                         f"run's results.json (no accuracy of {', '.join(missing)})")
+    experiment = document.get("experiment", {})
+    shape = document.get("data", {}).get("image_shape")
+    dataset = experiment.get("dataset", "?") + (f" {shape[-2]}×{shape[-1]}" if shape else "")
+    return {"source": str(path), "command": document.get("command"), "dataset": dataset,
+            "seeds": seeds,
+            **{name: [float(scores[key]["accuracy"]),
+                      None if std is None else float(scores[key][std])]
+               for name, key in SCORED.items()}}
+
+
+def _accuracy_text(value: list) -> str:
+    mean, std = value
+    return f"{mean:.3f}" if std is None else f"{mean:.3f} ± {std:.3f}"
+
+
 def _si(value: float, unit: str) -> str:
     for scale, prefix in ((1, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n")):
         if abs(value) >= scale:
@@ -264,11 +303,17 @@ def markdown(document: dict) -> str:
         lines += ["", "Crossover (hybrid faster than the teacher from this size on): "
                   + (f"{found}²" if found else f"none up to {largest}²"), ""]
     accuracy = document["accuracy"]
-    lines += [f"Accuracy at {accuracy['size']}² only (`{accuracy['command']}`): teacher "
-              f"{accuracy['teacher'][0]:.3f} ± {accuracy['teacher'][1]:.3f}, digital student "
-              f"{accuracy['student'][0]:.3f} ± {accuracy['student'][1]:.3f}, hybrid (student "
-              f"through the engine's bench) {accuracy['hybrid'][0]:.3f} ± "
-              f"{accuracy['hybrid'][1]:.3f}.", "", f"Reproduce: `{document['command']}`", ""]
+    if accuracy is None:
+        lines.append("Accuracy: none given (`--accuracy` takes the results.json of "
+                     "`opticsim demo` or the summary.json of `opticsim train`).")
+    else:
+        lines.append(
+            f"Test accuracy on {accuracy['dataset']} only, seeds {accuracy['seeds']} "
+            f"(`{accuracy['source']}`, from `{accuracy['command']}`): teacher "
+            f"{_accuracy_text(accuracy['teacher'])}, digital student "
+            f"{_accuracy_text(accuracy['student'])}, hybrid (student through the engine's "
+            f"bench) {_accuracy_text(accuracy['hybrid'])}.")
+    lines += ["", f"Reproduce: `{document['command']}`", ""]
     return "\n".join(lines)
 
 
@@ -283,11 +328,12 @@ def plot(document: dict) -> bytes:
     import matplotlib.pyplot as plt
 
     accuracy = document["accuracy"]
-    labels = {"teacher": f"teacher (acc. {accuracy['teacher'][0]:.2f} at 64²)",
-              "student": f"digital student (acc. {accuracy['student'][0]:.2f})",
+    labels = {"teacher": "teacher", "student": "digital student",
               "optics": "optical front end (modelled)",
-              "hybrid_backend": "hybrid's electronic back end",
-              "hybrid": f"hybrid (acc. {accuracy['hybrid'][0]:.2f} on the bench)"}
+              "hybrid_backend": "hybrid's electronic back end", "hybrid": "hybrid"}
+    if accuracy is not None:
+        for key in ("teacher", "student", "hybrid"):
+            labels[key] += f" (acc. {accuracy[key][0]:.2f})"
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for device, result in document["devices"].items():
         rows = result["rows"]
@@ -323,16 +369,43 @@ def plot(document: dict) -> bytes:
     return buffer.getvalue()
 
 
+def cpu_model() -> str:
+    """The processor's name (Linux's ``/proc/cpuinfo`` "model name"), else what
+    :func:`platform.processor` says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment() -> dict:
+    """The machine and software a run measured on."""
     return {"python": platform.python_version(), "platform": platform.platform(),
-            "processor": platform.processor(), "torch": torch.__version__,
+            "processor": cpu_model(), "torch": torch.__version__,
             "cpus": os.cpu_count(), "opticsim": opticsim.__version__,
             "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 
-def run(settings: Settings, out: Path, command: str, progress=print) -> dict:
+def outputs(out) -> list[Path]:
+    """The files :func:`run` writes for ``out``: the JSON, its ``.md`` table, its ``.png``
+    plot."""
+    out = Path(out)
+    return [out, out.with_suffix(".md"), out.with_suffix(".png")]
+
+
+def run(settings: Settings, out: Path, command: str, progress=print, *,
+        accuracy: dict | None = None, overwrite: bool = False) -> dict:
     """Measure and model every size on the CPU (and CUDA when present); write ``out`` (JSON),
-    its ``.md`` table and ``.png`` plot; return the document."""
+    its ``.md`` table and ``.png`` plot, refusing (``FileExistsError``, before measuring) to
+    replace any of them unless ``overwrite``; return the document. ``accuracy`` (from
+    :func:`accuracies`) is reported as given; without it the bench reports none."""
+    for path in outputs(out):
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} exists; pass --overwrite to replace it or choose "
+                                  "another --out")
     networks = models()
     front_end = settings.front_end()
     counts = {size: flops(networks, size) for size in settings.sizes}
@@ -354,19 +427,15 @@ def run(settings: Settings, out: Path, command: str, progress=print) -> dict:
                 "assumed": {"adc_energy": "kd.cost.ADC_ENERGY",
                             "cpu_core_power": "kd.cost.CPU_CORE_POWER",
                             "gpu_power": "kd.cost.GPU_POWER"},
-                "accuracy": ACCURACY, "environment": environment(), "devices": results}
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out, (json.dumps(document, indent=2) + "\n").encode())
+                "accuracy": accuracy, "environment": environment(), "devices": results}
     table = markdown(document)
-    write_atomic(out.with_suffix(".md"), table.encode())
-    write_atomic(out.with_suffix(".png"), plot(document))
+    json_path, table_path, plot_path = outputs(out)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(json_path, (json.dumps(document, indent=2) + "\n").encode())
+    write_atomic(table_path, table.encode())
+    write_atomic(plot_path, plot(document))
     progress(table)
     progress(f"wrote {out} and its .md table and .png plot")
     return document
 
 
-if __name__ == "__main__":
-    from opticsim.cli import main
-
-    sys.exit(main(["bench", *sys.argv[1:]]))
