@@ -390,16 +390,18 @@ def environment() -> dict:
 
 
 def outputs(out) -> list[Path]:
-    """The files :func:`run` writes for ``out``: the JSON, its ``.md`` table, its ``.png``
-    plot."""
+    """The files :func:`run` writes for ``out``, a ``.json`` file or a folder (which receives
+    ``optical_vs_gpu.json``): the JSON, its ``.md`` table and its ``.png`` plot."""
     out = Path(out)
+    if out.suffix != ".json":
+        out = out / "optical_vs_gpu.json"
     return [out, out.with_suffix(".md"), out.with_suffix(".png")]
 
 
 def run(settings: Settings, out: Path, command: str, progress=print, *,
         accuracy: dict | None = None, overwrite: bool = False) -> dict:
-    """Measure and model every size on the CPU (and CUDA when present); write ``out`` (JSON),
-    its ``.md`` table and ``.png`` plot, refusing (``FileExistsError``, before measuring) to
+    """Measure and model every size on the CPU (and CUDA when present); write the JSON, its
+    ``.md`` table and ``.png`` plot (:func:`outputs` of ``out``), refusing (``FileExistsError``, before measuring) to
     replace any of them unless ``overwrite``; return the document. ``accuracy`` (from
     :func:`accuracies`) is reported as given; without it the bench reports none."""
     for path in outputs(out):
@@ -435,7 +437,7 @@ def run(settings: Settings, out: Path, command: str, progress=print, *,
     write_atomic(table_path, table.encode())
     write_atomic(plot_path, plot(document))
     progress(table)
-    progress(f"wrote {out} and its .md table and .png plot")
+    progress(f"wrote {json_path} and its .md table and .png plot")
     return document
 
 

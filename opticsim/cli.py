@@ -461,9 +461,9 @@ def _bench_parser(commands) -> None:
     bench.add_argument("--accuracy", type=Path, metavar="RESULTS.json",
                        help="report the accuracies of this run: an opticsim demo results.json "
                        "or an opticsim train summary.json (default: none)")
-    bench.add_argument("--out", default="bench-results/optical_vs_gpu.json",
-                       help="JSON file; the .md table and .png plot go beside it "
-                       "(default %(default)s)")
+    bench.add_argument("--out", default="bench-results",
+                       help="folder for optical_vs_gpu.{json,md,png}, or a .json file with the "
+                       ".md table and .png plot beside it (default %(default)s)")
     bench.add_argument("--overwrite", action="store_true",
                        help="replace the JSON, table and plot of an earlier run")
     bench.set_defaults(handler=_bench)

@@ -55,9 +55,13 @@ def test_bench_refuses_to_replace_its_files_without_overwrite(tiny_run, capsys):
     error = capsys.readouterr().err.strip()
     assert error.startswith("opticsim bench: error: ") and "--overwrite" in error
     assert {path: path.read_bytes() for path in out.parent.iterdir()} == before
-    lone = out.parent / "other.json"
-    out.with_suffix(".png").rename(lone.with_suffix(".png"))    # any one of the three counts
-    assert main(["bench", *TINY, "--out", str(lone)]) == 1
+    folder = out.parent / "folder"                  # --out without .json: a folder
+    folder.mkdir()
+    (folder / "optical_vs_gpu.png").write_bytes(b"")  # any one of the three files counts
+    assert main(["bench", *TINY, "--out", str(folder)]) == 1
+    assert main(["bench", *TINY, "--out", str(folder), "--overwrite"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "optical_vs_gpu.json", "optical_vs_gpu.md", "optical_vs_gpu.png"]
 
 
 def _run_results(folder, scores: dict, summary: bool):
