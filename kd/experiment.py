@@ -30,6 +30,7 @@ from .losses import ALPHA, TEMPERATURE
 from .models import READOUTS
 from .train import Settings, fit, json_ready, load_checkpoint, predict, save_checkpoint
 
+#: The models of one comparison run, in the order they are trained and scored.
 MODELS = ("teacher", "baseline", "student_no_kd", "student", "student_hardware",
           "student_hardware_finetuned")
 
@@ -42,8 +43,8 @@ class Experiment:
     defaults :data:`kd.losses.TEMPERATURE` and :data:`kd.losses.ALPHA`);
     ``bench`` the hardware; ``finetune_images``/``finetune_epochs`` the hardware-aware fine-tuning, kept only when it
     does better on the last ``validation_images`` of the training set (held out from all
-    training); ``data_seed`` the embedded data set (fixed across training ``seed``s so runs
-    are paired)."""
+    training); ``data_seed`` the embedded data set (fixed across training seeds, ``seed``, so
+    runs are paired)."""
 
     dataset: str = "cluttered"
     data_root: str | None = None

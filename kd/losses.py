@@ -19,8 +19,10 @@ import torch.nn.functional as F
 
 from opticsim import checks
 
-TEMPERATURE = 1.0               # default softmax temperature T of the KD term
-ALPHA = 0.5                     # default weight α of the KD term (1 − α: cross-entropy)
+#: Default softmax temperature T of the KD term.
+TEMPERATURE = 1.0
+#: Default weight α of the KD term (1 − α weighs the cross-entropy).
+ALPHA = 0.5
 
 
 def _check(temperature: float, alpha: float) -> tuple[float, float]:

@@ -118,7 +118,7 @@ def models() -> dict:
 
 
 def flops(networks: dict, size: int) -> dict:
-    """FLOPs per image of a ``size``² input (see :mod:`kd.cost`)."""
+    """FLOPs per image of a ``size`` × ``size`` input (see :mod:`kd.cost`)."""
     student = networks["student"]
     return {"teacher": cost.teacher_flops(networks["teacher"], size),
             "student": cost.student_flops(student, size),
@@ -139,7 +139,7 @@ def _seconds(call, repeats: int, device: str) -> float:
 
 @torch.no_grad()
 def measure(networks: dict, size: int, repeats: int, device: str) -> dict:
-    """Seconds per image of the teacher and the digital student on a ``size``² image, and of
+    """Seconds per image of the teacher and the digital student on a ``size`` × ``size`` image, and of
     the student's back end on the camera frames, on ``device``."""
     student = networks["student"].to(device)
     teacher = networks["teacher"].to(device)
@@ -277,31 +277,45 @@ def _si(value: float, unit: str) -> str:
     return f"{value:.3g} {unit}"
 
 
+TABLE_HEADER = ["N²", "✓", "teacher GFLOP", "student GFLOP", "back end GFLOP", "teacher",
+                "student", "frames", "optics", "back end", "hybrid", "speed-up",
+                "break-even Hz", "teacher J", "hybrid J"]
+
+
+def markdown_rows(document: dict) -> dict:
+    """Per device, ``(header, rows, crossover sentence)`` of the table: sizes, FLOPs, times,
+    frames, speed-up, break-even frame rate and energies, ✓ where the electronic times were
+    measured."""
+    tables = {}
+    largest = document["settings"]["sizes"][-1]
+    for device, result in document["devices"].items():
+        rows = []
+        for row in result["rows"]:
+            f, s, j = row["flops"], row["seconds"], row["joules"]
+            rows.append([
+                f"{row['size']}²", "✓" if row["measured"] else "",
+                f"{f['teacher']['total'] / 1e9:.3g}", f"{f['student']['total'] / 1e9:.3g}",
+                f"{f['hybrid_backend'] / 1e9:.3g}", _si(s["teacher"], "s"),
+                _si(s["student"], "s"), str(row["optics"]["frames"]), _si(s["optics"], "s"),
+                _si(s["hybrid_backend"], "s"), _si(s["hybrid"], "s"),
+                f"{row['speedup']:.3g}×", f"{row['break_even_rate']:.3g}",
+                _si(j["teacher"], "J"), _si(j["hybrid"], "J")])
+        found = result["crossover"]
+        tables[device] = (TABLE_HEADER, rows,
+                          "Crossover (hybrid faster than the teacher from this size on): "
+                          + (f"{found}²" if found else f"none up to {largest}²"))
+    return tables
+
+
 def markdown(document: dict) -> str:
     """The rows of each device as a Markdown table, the crossover and the accuracies."""
     lines = []
-    for device, result in document["devices"].items():
+    for device, (header, rows, crossing) in markdown_rows(document).items():
         lines += [f"Per image on {device} (teacher, digital student and back end "
                   "measured where marked ✓, else modelled from FLOPs):", "",
-                  "| N² | ✓ | teacher GFLOP | student GFLOP | back end GFLOP | teacher | "
-                  "student | frames | optics | back end | hybrid | speed-up | "
-                  "break-even Hz | teacher J | hybrid J |",
-                  "|" + "---|" * 15]
-        for row in result["rows"]:
-            f, s, j = row["flops"], row["seconds"], row["joules"]
-            lines.append(
-                f"| {row['size']}² | {'✓' if row['measured'] else ''} | "
-                f"{f['teacher']['total'] / 1e9:.3g} | {f['student']['total'] / 1e9:.3g} | "
-                f"{f['hybrid_backend'] / 1e9:.3g} | {_si(s['teacher'], 's')} | "
-                f"{_si(s['student'], 's')} | {row['optics']['frames']} | "
-                f"{_si(s['optics'], 's')} | {_si(s['hybrid_backend'], 's')} | "
-                f"{_si(s['hybrid'], 's')} | {row['speedup']:.3g}× | "
-                f"{row['break_even_rate']:.3g} | {_si(j['teacher'], 'J')} | "
-                f"{_si(j['hybrid'], 'J')} |")
-        found = result["crossover"]
-        largest = document["settings"]["sizes"][-1]
-        lines += ["", "Crossover (hybrid faster than the teacher from this size on): "
-                  + (f"{found}²" if found else f"none up to {largest}²"), ""]
+                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines += ["", crossing, ""]
     accuracy = document["accuracy"]
     if accuracy is None:
         lines.append("Accuracy: none given (`--accuracy` takes the results.json of "

@@ -132,7 +132,7 @@ class Preset:
 
     def specs(self) -> dict[str, str]:
         """The key specifications as ``{name: text with unit}``, a value marked ``*`` when
-        :attr:`unverified` names it: for an SLM its pixels, pitch, mode, bits, fill factor and
+        ``unverified`` names it: for an SLM its pixels, pitch, mode, bits, fill factor and
         frame rate; for a camera its pixels, pitch, QE, read noise, full well, ADC bits and
         frame rate; for a laser its wavelength and power."""
         device, values = self.build(), self.values
