@@ -9,8 +9,8 @@ For each N and thread count, one unnormalised forward transform of an N×N compl
 tensor, with ``torch.set_num_threads``; ``real`` is :func:`opticsim.fft.real_fft2` of an N×N
 float32 array (the half spectrum the engine takes of a real input field). All are timed in
 interleaved rounds (the smallest per-round median, as in ``bench_engine.py``); the headlines
-are ``torch / fftw`` (< 1: MKL is faster), the measurement behind the per-shape backend choice
-that ``DESIGN.md`` allows, and ``real / fftw``.
+are ``torch / fftw`` (< 1: MKL is faster), the measurement a per-shape choice of FFT backend
+would rest on (docs/benchmarks.rst says why the engine keeps FFTW), and ``real / fftw``.
 
 ``spin_ms``: the CPU time (ms, all threads) the process uses while it sleeps 50 ms right after a
 2-thread 1024² pyFFTW transform, i.e. how long pyFFTW's OpenMP worker busy-waits before it

@@ -1,6 +1,6 @@
 """Free-space propagation and the lens Fourier transform, each taking and returning a Field.
 
-Conventions (DESIGN.md): time dependence exp(−iωt); the lens transform is
+Conventions (documentation, docs/conventions.rst): time dependence exp(−iωt); the lens transform is
 ``U(u) = 1/(iλf) ∫ u(x) exp(−i2π x·u/(λf)) dx`` (Goodman eq. 5-19 without the quadratic
 phase, i.e. input in the front focal plane), sampled at pitch ``λf/(N·dx)`` and conserving
 power. Propagators include the exp(ikz) carrier, with phases formed in float64.
