@@ -8,11 +8,13 @@ For each N and thread count, one unnormalised forward transform of an N×N compl
 ``fftw`` is a planned ``FFTW_MEASURE`` in-place transform (the floor of ``bench_engine.py``);
 ``estimate`` the same transform planned ``FFTW_ESTIMATE``, as the engine plans every transform
 (the plan then follows from the shape alone, so every process computes the same numbers;
-``estimate / fftw`` is what that determinism costs); ``torch`` is ``torch.fft.fft2`` of the same memory (``torch.from_numpy``) into a preallocated
-tensor, with ``torch.set_num_threads``; ``real`` is :func:`opticsim.fft.real_fft2` of an N×N
+``estimate / fftw`` is what that determinism costs); ``torch`` is ``torch.fft.fft2`` of the
+same memory (``torch.from_numpy``) into a preallocated tensor, with ``torch.set_num_threads``; ``real`` is :func:`opticsim.fft.real_fft2` of an N×N
 float32 array (the half spectrum the engine takes of a real input field). All are timed in
 interleaved rounds (the smallest per-round median, as in ``bench_engine.py``); the headlines
-are ``estimate / fftw``, ``torch / fftw`` (< 1: MKL is faster) and ``real / fftw``.
+are ``estimate / fftw``, ``torch / fftw`` (< 1: MKL is faster: the measurement a per-shape choice
+of FFT backend would rest on; docs/benchmarks.rst says why the engine keeps FFTW) and
+``real / fftw``.
 
 ``spin_ms``: the CPU time (ms, all threads) the process uses while it sleeps 50 ms right after a
 2-thread 1024² pyFFTW transform, i.e. how long pyFFTW's OpenMP worker busy-waits before it

@@ -1,4 +1,7 @@
-"""Optical 4f convolution of scikit-learn's bundled 8×8 digits against the digital convolution.
+"""Optical 4f convolution against the digital convolution
+======================================================
+
+Optical 4f convolution of scikit-learn's bundled 8×8 digits against the digital convolution.
 
 Each optical output is compared with the digital convolution it should equal:
 
@@ -10,6 +13,8 @@ Each optical output is compared with the digital convolution it should equal:
 
 A run folder receives a figure, ``results.json`` and ``report.md``, each written atomically;
 a non-empty folder is refused unless ``--overwrite`` is given.
+
+Usage::
 
     python examples/convolution_4f.py [--count 4] [--pinhole 3.3e-3] [--out FOLDER]
 """

@@ -1,4 +1,7 @@
-"""Export a Fourier-plane mask for a real SLM, load it back, and check that the engine shows it
+"""Export a mask for a real SLM and load it back
+=============================================
+
+Export a Fourier-plane mask for a real SLM, load it back, and check that the engine shows it
 as it showed the mask in memory.
 
 The mask is a known kernel's (a 9×9 difference of Gaussians, :meth:`FourF.mask_from_kernel`)
@@ -14,6 +17,8 @@ the simulation covers is shown through ``FourF.run(gray=...)`` and compared with
 The run folder receives ``mask.png`` and ``mask.png.json``, the figure ``export_slm_mask.png``
 (the panel's gray levels, the mask's window, a frame from memory, the same frame from the
 file, their difference) and ``results.json``.
+
+Usage::
 
     python examples/export_slm_mask.py [--out FOLDER] [--slm PRESET] [--carrier PX PY]
         [--checkpoint student.pt [--image-size 64] [--channel 0]] [--overwrite]

@@ -1,9 +1,14 @@
-"""Image a bar target through a 4f system with a pinhole in the Fourier plane.
+"""A bar target imaged through a Fourier-plane pinhole
+===================================================
+
+Image a bar target through a 4f system with a pinhole in the Fourier plane.
 
 A pinhole of diameter D in the shared focal plane passes spatial frequencies up to
 ν_c = D / (2·λ·f1): in coherent light a bar pattern of period p survives only if its
 fundamental 1/p < ν_c, so the finest bar groups below are washed out while the coarse ones
 are imaged (Goodman, *Introduction to Fourier Optics*, §6.2).
+
+Usage::
 
     python examples/image_4f.py [output.png] [--overwrite]     # default image_4f.png
 """
@@ -92,7 +97,7 @@ def main(path, overwrite: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("path", nargs="?", default="image_4f.png", help="PNG to write")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
     arguments = parser.parse_args()

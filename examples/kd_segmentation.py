@@ -1,4 +1,7 @@
-"""Pixel-wise knowledge distillation for segmentation on the embedded cluttered scenes.
+"""Pixel-wise knowledge distillation for segmentation
+==================================================
+
+Pixel-wise knowledge distillation for segmentation on the embedded cluttered scenes.
 
 Four models segment the target digit (background / digit, the scenes' masks) of the cluttered
 64×64 scenes (:func:`kd.data.load`): a U-Net teacher, the linear baseline (the optical
@@ -9,6 +12,8 @@ logits; mIoU and Dice, :func:`kd.evaluate.segmentation_scores`). The scenes are 
 seed 0); ``--seed`` sets the initial weights and the batch order. Writes ``results.json``
 (settings, scores, curves, timings) and ``segmentation.png`` (test scenes, true masks, each
 model's masks) into the run folder.
+
+Usage::
 
     python examples/kd_segmentation.py [--epochs N] [--train-size N] [--test-size N]
         [--seed S] [--temperature T] [--alpha A] [--out FOLDER] [--overwrite] [--no-progress]

@@ -1,4 +1,7 @@
-"""How large and how well corrected must lens 2 be? A kernel's 4f error against the clear
+"""Sweep: the clear aperture and defocus of lens 2
+===============================================
+
+How large and how well corrected must lens 2 be? A kernel's 4f error against the clear
 aperture of lens 2 and against its defocus.
 
 Lens 2's pupil sits in the Fourier plane, so its aperture is a low-pass filter on the mask:
@@ -9,6 +12,8 @@ which blurs the kernel. The bench is the demo's (:class:`kd.hardware.Bench`) wit
 given a diameter of 1.5·L (its defocus sweep needs one); each parameter moves alone. The error
 is the relative RMS difference between the frames and ``|x ∗ h|²`` of a random 9×9 kernel on
 16 cluttered test scenes (:class:`opticsim.sweep.KernelError`).
+
+Usage::
 
     python examples/sweep_aperture.py [--out runs/sweep-aperture] [--workers 2]
 """

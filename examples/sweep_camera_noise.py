@@ -1,4 +1,7 @@
-"""Which camera, and how long an exposure? A kernel's 4f error against the camera's read noise
+"""Sweep: camera read noise against exposure
+=========================================
+
+Which camera, and how long an exposure? A kernel's 4f error against the camera's read noise
 and exposure time, at a fixed laser power.
 
 The demo's bench (:class:`kd.hardware.Bench`) with its laser set once, as in the lab, so that
@@ -7,6 +10,8 @@ photons (shot noise, relative error ∝ 1/√t, and read noise matters more); lo
 the brightest pixels (clipped at full well). The error is the relative RMS difference between
 the frames and ``|x ∗ h|²`` of a random 9×9 kernel on 16 cluttered test scenes
 (:class:`opticsim.sweep.KernelError`), mean ± std over noise seeds.
+
+Usage::
 
     python examples/sweep_camera_noise.py [--out runs/sweep-camera-noise] [--workers 2]
 """

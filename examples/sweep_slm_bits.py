@@ -1,4 +1,7 @@
-"""How many bits does the Fourier SLM need? A kernel's 4f error against the Fourier-SLM bit
+"""Sweep: the Fourier SLM's bit depth
+==================================
+
+How many bits does the Fourier SLM need? A kernel's 4f error against the Fourier-SLM bit
 depth, for the fringing of three panels — or, with ``--checkpoint``, a trained optical
 student's test accuracy against the bit depth.
 
@@ -9,6 +12,8 @@ is the relative RMS difference between the camera frames and ``|x ∗ h|²`` of 
 kernel ``h`` on 16 cluttered test scenes (:class:`opticsim.sweep.KernelError`). Crosstalk
 0.38, 0.6 and 1.14 px are the fringing widths of the Meadowlark, Hamamatsu and PLUTO-2.1
 presets: double-phase encoding lives on the pixel checkerboard, which fringing smooths away.
+
+Usage::
 
     python examples/sweep_slm_bits.py [--out runs/sweep-slm-bits] [--workers 2] [--resume]
     python examples/sweep_slm_bits.py --checkpoint runs/demo-*/checkpoints/student.pt

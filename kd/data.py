@@ -28,6 +28,7 @@ import numpy as np
 from opticsim import checks
 from opticsim.files import write_atomic
 
+#: The names :func:`load` accepts.
 DATASETS = ("cluttered", "digits", "mnist", "fashion-mnist", "cifar10")
 SPLITS = ("train", "test")
 MAX_SIZE = 512
@@ -65,13 +66,10 @@ _MD5 = {("mnist", "train-images-idx3-ubyte.gz"): "f68b3c2dcbeaaa9fbdd348bbdeb948
 class Dataset:
     """Images, class labels and optional segmentation masks.
 
-    Attributes
-    ----------
-    images : ndarray (N, C, H, W) float32, intensities in [0, 1]
-    labels : ndarray (N,) int64, indices into ``classes``
-    masks : ndarray (N, H, W) uint8 or None, 1 on the target digit and 0 elsewhere (clutter too)
-    classes : tuple of str, the class names
-    name : str, one of :data:`DATASETS`
+    ``images``: float32 array ``(N, C, H, W)`` of intensities in [0, 1]; ``labels``: int64
+    array ``(N,)`` of indices into ``classes``; ``masks``: uint8 array ``(N, H, W)``, 1 on the
+    target digit and 0 elsewhere (clutter too), or None; ``classes``: the class names (tuple of
+    str); ``name``: one of :data:`DATASETS`.
     """
 
     images: np.ndarray

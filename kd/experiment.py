@@ -26,9 +26,11 @@ from . import figures
 from .data import DATASETS, load
 from .evaluate import classifier_accuracy, student_on_hardware
 from .hardware import Bench, fine_tune, prepare, student_gray
+from .losses import ALPHA, TEMPERATURE
 from .models import READOUTS
 from .train import Settings, fit, json_ready, load_checkpoint, predict, save_checkpoint
 
+#: The models of one comparison run, in the order they are trained and scored.
 MODELS = ("teacher", "baseline", "student_no_kd", "student", "student_hardware",
           "student_hardware_finetuned")
 
@@ -37,12 +39,12 @@ MODELS = ("teacher", "baseline", "student_no_kd", "student", "student_hardware",
 class Experiment:
     """One comparison run. ``teacher_channels`` are the convolution widths of the teacher and
     the linear baseline, ``channels`` those of the student's spectral cascade (the last is the
-    number of optical output channels); ``temperature``/``alpha`` the KD loss (Hinton's, tuned
-    on this set: T = 1, α = 0.5; T ≥ 2 lowered the student's accuracy in 8 epochs);
+    number of optical output channels); ``temperature``/``alpha`` the KD loss (Hinton's;
+    defaults :data:`kd.losses.TEMPERATURE` and :data:`kd.losses.ALPHA`);
     ``bench`` the hardware; ``finetune_images``/``finetune_epochs`` the hardware-aware fine-tuning, kept only when it
     does better on the last ``validation_images`` of the training set (held out from all
-    training); ``data_seed`` the embedded data set (fixed across training ``seed``s so runs
-    are paired)."""
+    training); ``data_seed`` the embedded data set (fixed across training seeds, ``seed``, so
+    runs are paired)."""
 
     dataset: str = "cluttered"
     data_root: str | None = None
@@ -58,8 +60,8 @@ class Experiment:
     hidden: tuple[int, ...] = (512, 256)
     dropout: float = 0.1
     readout: str = "intensity"
-    temperature: float = 1.0
-    alpha: float = 0.5
+    temperature: float = TEMPERATURE
+    alpha: float = ALPHA
     epochs: int = 8
     batch_size: int = 64
     lr: float = 1e-3

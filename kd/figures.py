@@ -7,6 +7,7 @@ import io
 import numpy as np
 from matplotlib.figure import Figure
 
+#: Axis labels of the models of :data:`kd.experiment.MODELS`.
 LABELS = {"teacher": "teacher\n(nonlinear CNN)", "baseline": "linear CNN\n(no KD)",
           "student_no_kd": "optical student\n(no KD)", "student": "optical student\n(KD)",
           "student_hardware": "student on\nhardware",

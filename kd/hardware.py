@@ -25,7 +25,7 @@ from tqdm import tqdm
 from opticsim import SLM, FourF, Lens, checks, presets
 from opticsim.torch import Optical4fConv, double_phase, masks_from_kernels
 
-from .losses import kd_loss
+from .losses import ALPHA, TEMPERATURE, kd_loss
 from .models import SCLCStudent
 
 
@@ -91,7 +91,7 @@ class Bench:
 
 def student_phases(student: SCLCStudent, fourf: FourF, layout) -> torch.Tensor:
     """Double-phase encoded Fourier-SLM phases ``(C, [2,] h, w)`` (rad) of the student's
-    collapsed masks on ``fourf``: :func:`masks_from_kernels` of the collapsed convolution kernel
+    collapsed masks on ``fourf``: :func:`opticsim.torch.masks_from_kernels` of the collapsed convolution kernel
     (split ± for the differential readout), each channel scaled to peak modulus 1 (its ± pair by
     one factor, so the two captures subtract), differentiable in the student's weights."""
     kernel = student.cascade.convolution_kernel()
@@ -209,7 +209,7 @@ def classify_frames(student: SCLCStudent, frames, calibration: Calibration,
 
 
 def fine_tune(student: SCLCStudent, fourf: FourF, calibration: Calibration, images, labels, *,
-              teacher_logits=None, temperature: float = 4.0, alpha: float = 0.9,
+              teacher_logits=None, temperature: float = TEMPERATURE, alpha: float = ALPHA,
               epochs: int = 1, batch_size: int = 32, lr: float = 1e-4, seed: int = 0,
               progress: bool = True) -> tuple[SCLCStudent, list[float]]:
     """Hardware-aware fine-tuning: a copy of ``student`` trained through

@@ -105,8 +105,8 @@ class LinearCNN(Teacher):
 
 
 class SpectralCascade(nn.Module):
-    """A cascade of linear layers ``C_in → channels[0] → … → channels[-1]`` with real
-    ``kernel_size``² kernels (no bias), seen in the Fourier plane.
+    """A cascade of linear layers ``C_in → channels[0] → … → channels[-1]`` with real square
+    kernels of ``kernel_size`` taps a side (no bias), seen in the Fourier plane.
 
     Layer ``l`` multiplies the spectrum of each of its input channels by the centred DFT of its
     kernel, ``M^l_cd(κ)`` (:func:`opticsim.torch.mask_from_kernel`), and sums over ``d``; the
@@ -216,8 +216,9 @@ class SCLCStudent(nn.Module):
 
     ``forward`` computes the ideal optics digitally: the 4f output of a mask is exactly the
     linear convolution with its kernel (tested against :class:`opticsim.torch.Optical4fConv`),
-    so training costs one convolution. :meth:`features_from_frames` takes camera frames instead
-    (engine or torch layer, ``scale`` DN → these units) for the hardware evaluations.
+    so training costs one convolution. The hardware evaluations feed camera frames instead
+    (engine or torch layer), mapped to these units by :class:`kd.hardware.Calibration`, to
+    ``backend``.
     """
 
     def __init__(self, in_channels: int = 1, classes: int = 10, channels=(8, 16, 32),

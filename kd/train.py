@@ -21,7 +21,7 @@ from tqdm import tqdm
 from opticsim import checks
 from opticsim.files import read_torch, write_atomic
 
-from .losses import kd_loss
+from .losses import ALPHA, TEMPERATURE, kd_loss
 from .models import READOUTS, LinearCNN, SCLCStudent, Teacher
 
 MODELS = ("teacher", "baseline", "student")
@@ -47,8 +47,8 @@ class Settings:
     hidden: tuple[int, ...] = (512, 256)
     dropout: float = 0.5
     readout: str = "intensity"
-    temperature: float = 4.0
-    alpha: float = 0.9
+    temperature: float = TEMPERATURE
+    alpha: float = ALPHA
     epochs: int = 12
     batch_size: int = 64
     lr: float = 1e-3

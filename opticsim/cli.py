@@ -13,7 +13,12 @@
 - ``opticsim export``: the Fourier-SLM masks of a kd student checkpoint or a saved
   ``Optical4fConv`` state as gray-level files for a real panel (:mod:`opticsim.export`).
 - ``opticsim bench``: time, energy and FLOPs per image of the teacher, the digital student and
-  the optical-electronic hybrid against image size (``benches/optical_vs_gpu.py``).
+  the optical-electronic hybrid against image size (:mod:`kd.optical_vs_gpu`).
+- ``opticsim presets``: the SLM, camera and laser presets with their key specs and sources
+  (:mod:`opticsim.presets`).
+
+A list option takes its values comma- or space-separated, or both: ``--channels 8,16,16``
+and ``--channels 8 16 16`` are the same.
 
 Every user error is one line ``opticsim <command>: error: …`` and a non-zero exit code.
 """
@@ -52,7 +57,23 @@ def _csv_ints(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas or spaces, "
+                                         f"got {text!r}")
+
+
+class _Integers(argparse.Action):
+    """Joins the comma-separated groups of a list option given space-separated
+    (``8,16 16`` → ``(8, 16, 16)``)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, tuple(n for group in values for n in group))
+
+
+def _integers(group, *names, default, help: str) -> None:
+    """Add a list-of-integers option to ``group``, taking ``1,2,3``, ``1 2 3`` or both."""
+    group.add_argument(*names, type=_csv_ints, nargs="+", action=_Integers, metavar="N",
+                       default=tuple(default),
+                       help=f"{help} (default {','.join(map(str, default))})")
 
 
 def _experiment(args: argparse.Namespace, seed: int):
@@ -382,39 +403,25 @@ def _export(args, argv) -> int:
     return 0
 
 
-BENCH_FILE = Path(__file__).resolve().parents[1] / "benches" / "optical_vs_gpu.py"
-
-
-def _bench_module():
-    """``benches/optical_vs_gpu.py`` of this source tree (benches are not installed)."""
-    import importlib.util
-
-    if not BENCH_FILE.is_file():
-        raise FileNotFoundError(f"{BENCH_FILE} not found: opticsim bench runs from a source "
-                                "checkout of opticsim")
-    spec = importlib.util.spec_from_file_location("optical_vs_gpu", BENCH_FILE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module                 # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def _bench(args, argv) -> int:
-    module = _bench_module()
-    settings = module.Settings(
+    from kd import optical_vs_gpu
+
+    settings = optical_vs_gpu.Settings(
         sizes=args.sizes, measure_up_to=args.measure_up_to, repeats=args.repeats,
         threads=args.threads, laser=args.laser,
         fourier_slm=args.fourier_slm, input_slm=args.input_slm, camera=args.camera,
         exposure=args.exposure, channels_per_frame=args.channels_per_frame,
         adc_energy=args.adc_energy, cpu_core_power=args.cpu_core_power,
         gpu_power=args.gpu_power)
-    module.run(settings, Path(args.out), _command(argv))
+    accuracy = None if args.accuracy is None else optical_vs_gpu.accuracies(args.accuracy)
+    optical_vs_gpu.run(settings, Path(args.out), _command(argv), accuracy=accuracy,
+                       overwrite=args.overwrite)
     return 0
 
 
 def _bench_parser(commands) -> None:
     """The ``bench`` subcommand; the bench checks the ranges of its values."""
-    from kd import cost
+    from kd import cost, optical_vs_gpu
     from kd.hardware import Bench
 
     bench = commands.add_parser(
@@ -423,11 +430,10 @@ def _bench_parser(commands) -> None:
         description="Count FLOPs of the kd teacher and student, time them with torch on this "
         "CPU (and CUDA when present), model the optical front end from the presets' frame rates "
         "and powers, and write a JSON, a Markdown table and a log-log plot of time and energy "
-        "per image against size, with the crossover size (benches/optical_vs_gpu.py).")
+        "per image against size, with the crossover size (kd.optical_vs_gpu). It measures "
+        "no accuracy: --accuracy reports those of a run.")
     default = Bench()
-    bench.add_argument("--sizes", type=_csv_ints,
-                       default=(32, 64, 128, 256, 512, 1024, 2048, 4096),
-                       help="image sides N, comma-separated (default %(default)s)")
+    _integers(bench, "--sizes", default=optical_vs_gpu.SIZES, help="image sides N")
     bench.add_argument("--measure-up-to", type=int, default=1024,
                        help="time the models with torch up to this N; larger sizes are "
                        "modelled from FLOPs (default %(default)s)")
@@ -452,10 +458,62 @@ def _bench_parser(commands) -> None:
                        help="W per CPU thread running the models (default %(default)s)")
     power.add_argument("--gpu-power", type=float, default=cost.GPU_POWER,
                        help="W of a CUDA GPU running them (default %(default)s)")
-    bench.add_argument("--out", default="bench-results/optical_vs_gpu.json",
-                       help="JSON file; the .md table and .png plot go beside it "
-                       "(default %(default)s)")
+    bench.add_argument("--accuracy", type=Path, metavar="RESULTS.json",
+                       help="report the accuracies of this run: an opticsim demo results.json "
+                       "or an opticsim train summary.json (default: none)")
+    bench.add_argument("--out", default="bench-results",
+                       help="folder for optical_vs_gpu.{json,md,png}, or a .json file with the "
+                       ".md table and .png plot beside it (default %(default)s)")
+    bench.add_argument("--overwrite", action="store_true",
+                       help="replace the JSON, table and plot of an earlier run")
     bench.set_defaults(handler=_bench)
+
+
+def _presets(args, argv) -> int:
+    from . import presets
+
+    if args.name is not None:
+        record = presets.info(args.name)
+        print(f"{record.name} ({record.kind}): {record.description}")
+        for name, value in record.values.items():
+            note = " (unverified)" if name in record.unverified else ""
+            print(f"  {name} = {value!r}{note}")
+        if record.electrical_power is not None:
+            print(f"  electrical_power = {record.electrical_power!r} W")
+        print(f"  source: {record.source}")
+        for name, how in record.assumptions.items():
+            print(f"  assumed {name}: {how}")
+        if record.aliases:
+            print(f"  aliases: {', '.join(record.aliases)}")
+        return 0
+    titles = {"slm": "SLMs", "camera": "cameras", "laser": "lasers"}
+    for kind, names in presets.names().items():
+        if args.kind not in (None, kind):
+            continue
+        print(f"{titles[kind]}:")
+        width = max(map(len, names))
+        for name in names:
+            record = presets.info(name)
+            specs = ", ".join(f"{key} {value}" for key, value in record.specs().items())
+            print(f"  {name:<{width}}  {record.description}")
+            print(f"  {'':<{width}}  {specs}")
+            print(f"  {'':<{width}}  source: {record.source}")
+    print("* unverified (secondary source). Details: opticsim presets NAME; any value can be "
+          "overridden, e.g. presets.camera('imx250', exposure=2e-3).")
+    return 0
+
+
+def _presets_parser(commands) -> None:
+    """The ``presets`` subcommand."""
+    from .presets import KINDS
+
+    listing = commands.add_parser(
+        "presets", help="list the SLM, camera and laser presets with their specs and sources",
+        description="List the device presets (opticsim.presets) by kind with their key "
+        "specifications and sources, or show one preset's values, sources and assumptions.")
+    listing.add_argument("name", nargs="?", help="show this preset in full (aliases allowed)")
+    listing.add_argument("--kind", choices=tuple(KINDS), help="list only this kind")
+    listing.set_defaults(handler=_presets)
 
 
 # --- parser ---------------------------------------------------------------------------------
@@ -502,19 +560,18 @@ def _experiment_options(parser: argparse.ArgumentParser, seeds: bool) -> None:
     _data_options(parser)
     parser.add_argument("--train-size", type=int, help="use the first N training images")
     model = parser.add_argument_group("models")
-    model.add_argument("--teacher-channels", type=_csv_ints, default=default.teacher_channels,
-                       help="convolution widths of the teacher and the linear baseline")
-    model.add_argument("--channels", type=_csv_ints, default=default.channels,
-                       help="widths of the student's spectral layers (the last: optical "
-                       "channels)")
+    _integers(model, "--teacher-channels", default=default.teacher_channels,
+              help="convolution widths of the teacher and the linear baseline")
+    _integers(model, "--channels", default=default.channels,
+              help="widths of the student's spectral layers (the last: optical channels)")
     model.add_argument("--kernel-size", type=int, default=default.kernel_size,
                        help="teacher/baseline convolution size")
     model.add_argument("--downsample", type=int, default=default.downsample,
                        help="average pool between the teacher's convolutions (1: none)")
     model.add_argument("--spectral-kernel-size", type=int, default=default.spectral_kernel_size,
                        help="kernel size of each spectral layer of the student")
-    model.add_argument("--hidden", type=_csv_ints, default=default.hidden,
-                       help="fully connected widths of the back end")
+    _integers(model, "--hidden", default=default.hidden,
+              help="fully connected widths of the back end")
     model.add_argument("--dropout", type=float, default=default.dropout,
                        help="dropout of the back end's fully connected layers")
     model.add_argument("--readout", default=default.readout,
@@ -531,7 +588,7 @@ def _experiment_options(parser: argparse.ArgumentParser, seeds: bool) -> None:
     train.add_argument("--finetune-images", type=int, default=default.finetune_images)
     train.add_argument("--finetune-epochs", type=int, default=default.finetune_epochs)
     if seeds:
-        train.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+        _integers(train, "--seeds", default=(0, 1, 2), help="training seeds, one run each")
     else:
         train.add_argument("--seed", type=int, default=0)
     _bench_options(parser)
@@ -641,6 +698,7 @@ def parser() -> argparse.ArgumentParser:
     sweep.set_defaults(handler=_sweep)
     _export_parser(commands)
     _bench_parser(commands)
+    _presets_parser(commands)
     return root
 
 

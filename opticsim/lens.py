@@ -116,5 +116,5 @@ class Lens:
 
     def fourier(self, field: Field, out_pitch=None, out_shape=None) -> Field:
         """Field in the back focal plane for ``field`` in the front focal plane (pupil applied
-        there), optionally sampled at ``out_pitch``/``out_shape``; see :func:`lens_ft`."""
+        there), optionally sampled at ``out_pitch``/``out_shape``; see :func:`opticsim.propagate.lens_ft`."""
         return lens_ft(self.apply_pupil(field), self.focal_length, out_pitch, out_shape)

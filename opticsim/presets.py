@@ -4,12 +4,13 @@
 build an :class:`~opticsim.SLM`, :class:`~opticsim.Camera` or :class:`~opticsim.Laser` from a
 :class:`Preset` record; any keyword of the constructor overrides the preset's value
 (``camera("imx250", exposure=2e-3)``). ``names()`` lists the presets by kind, ``info(name)``
-returns a record: its constructor values, ``source`` (the "source" column of
-``reference/hardware.md``), ``unverified`` (values from secondary sources), ``assumptions``
+returns a record: its constructor values, ``source`` (where they come from), ``unverified``
+(values from secondary sources), ``assumptions``
 (values the table does not give, each with how it was chosen) and ``electrical_power`` (W, the
 running device's supply power, for energy budgets; ``None`` where not known). Names are
 case-insensitive; spaces and underscores count as hyphens, and each preset has a few aliases
-("pluto").
+("pluto"). :meth:`Preset.specs` gives a preset's key specifications as text (``opticsim
+presets`` prints them; the documentation's hardware page tabulates them).
 
 Three choices hold for every preset: an LCoS panel's crosstalk (fringing width, pixels) is
 taken as its liquid-crystal thickness over its pitch, ``d/p`` with ``d = Γ/Δn`` from the
@@ -129,6 +130,36 @@ class Preset:
         fields.update(values=dict(self.values), assumptions=dict(self.assumptions))
         return functools.partial(Preset, **fields), ()
 
+    def specs(self) -> dict[str, str]:
+        """The key specifications as ``{name: text with unit}``, a value marked ``*`` when
+        ``unverified`` names it: for an SLM its pixels, pitch, mode, bits, fill factor and
+        frame rate; for a camera its pixels, pitch, QE, read noise, full well, ADC bits and
+        frame rate; for a laser its wavelength and power."""
+        device, values = self.build(), self.values
+
+        def mark(name: str, text: str) -> str:
+            return text + ("*" if name in self.unverified else "")
+
+        def rate(value) -> str:
+            return "—" if value is None else mark("frame_rate", f"{value:,.0f} Hz")
+
+        if self.kind == "laser":
+            return {"wavelength": mark("wavelength", f"{device.wavelength * 1e9:g} nm"),
+                    "power": mark("power", f"{device.power * 1e3:g} mW")}
+        pitch = device.pitch[0] if self.kind == "camera" else device.pitch      # square pixels
+        common = {"pixels": mark("shape", f"{device.shape[1]}×{device.shape[0]}"),
+                  "pitch": mark("pitch", f"{pitch * 1e6:g} µm")}
+        if self.kind == "camera":
+            return {**common, "QE": mark("qe", f"{device.qe:.2g}"),
+                    "read noise": mark("read_noise", f"{device.read_noise:.2g} e⁻"),
+                    "full well": mark("full_well", f"{device.full_well:,.0f} e⁻"),
+                    "ADC": mark("bits", f"{device.bits} bit"),
+                    "frame rate": rate(values.get("frame_rate"))}
+        return {**common, "mode": device.mode,
+                "bits": mark("bits", "1" if device.mode == "binary" else str(device.bits)),
+                "fill factor": mark("fill_factor", f"{device.fill_factor:.3g}"),
+                "frame rate": rate(values.get("frame_rate"))}
+
     def build(self, **overrides):
         """The device with ``overrides`` replacing any of the preset's values."""
         unknown = set(overrides) - _fields(self.kind)
@@ -156,7 +187,7 @@ _LC_CROSSTALK = ("fringing width = LC thickness/pitch, thickness Γ/Δn from the
 _TWO_PI = ("2π at the working wavelength: the vendor calibrates the LUT per wavelength "
            "(a measured lut overrides it)")
 _OVERSAMPLE = "simulation choice: 3 samples per pixel, the fewest that resolve the dead frame"
-_DMD_FILL = "about 92% mirror area, typical of TI DMDs (not in hardware.md)"
+_DMD_FILL = "about 92% mirror area, typical of TI DMDs (not in the source)"
 _DMD_CROSSTALK = "0: mirrors tilt independently, no fringing field"
 _POWER = "not in the source; {} assumed: {}; unverified"
 
@@ -326,7 +357,7 @@ PRESETS = (
     Preset(
         "dpss-532", "laser", "532 nm frequency-doubled DPSS laser, expanded flat beam",
         {"wavelength": 532e-9, "power": 10e-3},
-        source="hardware.md: 532 nm lasers in 4f correlators (Chang et al. 2018, Sci. Rep. "
+        source="532 nm lasers of published 4f correlators (Chang et al. 2018, Sci. Rep. "
                "8:12324)",
         assumptions={"electrical_power": _POWER.format(
                          "1 W", "a 10 mW DPSS module and driver at ~1% wall-plug efficiency"),
@@ -336,7 +367,7 @@ PRESETS = (
     Preset(
         "hene-633", "laser", "632.8 nm helium-neon laser, expanded flat beam",
         {"wavelength": 632.8e-9, "power": 5e-3},
-        source="hardware.md: 633 nm lasers in 4f correlators",
+        source="633 nm lasers of published 4f correlators",
         assumptions={"electrical_power": _POWER.format(
                          "5 W", "a 5 mW HeNe tube and supply are about 0.1% efficient"),
                      "wavelength": "the HeNe line, 632.8 nm, for the 633 nm listed",

@@ -1,6 +1,6 @@
 """Free-space propagation and the lens Fourier transform, each taking and returning a Field.
 
-Conventions (DESIGN.md): time dependence exp(−iωt); the lens transform is
+Conventions (documentation, docs/conventions.rst): time dependence exp(−iωt); the lens transform is
 ``U(u) = 1/(iλf) ∫ u(x) exp(−i2π x·u/(λf)) dx`` (Goodman eq. 5-19 without the quadratic
 phase, i.e. input in the front focal plane), sampled at pitch ``λf/(N·dx)`` and conserving
 power. Propagators include the exp(ikz) carrier, with phases formed in float64.
@@ -125,6 +125,7 @@ def _lens_mft(field: Field, focal_length: float, pitch, shape) -> Field:
 # matrix/chirp-z time 0.58 at N = 256, 0.55 at 512, 0.52 at 640, 1.10 at 768, 1.65 at 1024.
 # The rule compares the products' multiply count My·Nx·(Ny + Mx) with c·Ly·Lx·log2(Ly·Lx),
 # c chosen to put the switch at CHIRP_Z_FROM for square grids.
+#: Grid side (samples) from which :func:`lens_ft` at another pitch takes the chirp-z transform.
 CHIRP_Z_FROM = 768
 
 

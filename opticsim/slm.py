@@ -334,7 +334,7 @@ class SLM:
 
         The numbers of ``embed_centred(transmittance(to_gray(values)), grid)·illumination``;
         with one sample per pixel, no fringing and real levels, in one pass
-        (:func:`_kernels.encode_levels`).
+        (``_kernels.encode_levels``).
         """
         values = np.asarray(values)
         if out is None:

@@ -403,8 +403,9 @@ def _executor(scheduler, workers):
     if scheduler is not None:
         try:
             from distributed import Client
-        except ImportError:  # pragma: no cover - distributed is a dependency
-            raise ValueError("scheduler needs dask.distributed: pip install 'dask[distributed]'")
+        except ImportError:
+            raise ValueError("scheduler needs dask.distributed: pip install "
+                             "'opticsim[cluster]'") from None
         try:
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError, ValueError) as error:

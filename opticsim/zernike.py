@@ -15,7 +15,7 @@ from . import checks
 def noll_to_nm(index: int) -> tuple[int, int]:
     """Radial order n and signed azimuthal frequency m of Noll index ``index`` (≥ 1).
 
-    Even indices carry cos(mθ) (m > 0), odd ones sin(|m|θ) (m < 0): 2 → (1, 1), 3 → (1, −1),
+    Even indices carry cos(mθ) (m > 0), odd ones sin(−mθ) (m < 0): 2 → (1, 1), 3 → (1, −1),
     4 → (2, 0) defocus, 5 → (2, −2), 6 → (2, 2), 11 → (4, 0) spherical.
     """
     index = checks.integer("Noll index", index, 1)

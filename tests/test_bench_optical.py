@@ -1,6 +1,7 @@
-"""``opticsim bench`` (benches/optical_vs_gpu.py) runs end to end at tiny sizes and writes the
-JSON, table and plot it promises (timings are not checked: benchmarks are not tests); its
-argument errors are one line."""
+"""``opticsim bench`` (kd.optical_vs_gpu) runs end to end at tiny sizes and writes the JSON,
+table and plot it promises (timings are not checked: benchmarks are not tests); it reports only
+accuracies it is given, refuses to replace its files without --overwrite, and its argument
+errors are one line."""
 
 import json
 
@@ -9,11 +10,13 @@ import pytest
 from opticsim.cli import main
 
 
+TINY = ["--sizes", "32,16", "--measure-up-to", "16", "--repeats", "1"]
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "results" / "ovg.json"
-    assert main(["bench", "--sizes", "32,16", "--measure-up-to", "16", "--repeats", "1",
-                 "--out", str(out)]) == 0
+    assert main(["bench", *TINY, "--out", str(out)]) == 0
     return out, json.loads(out.read_text())
 
 
@@ -36,7 +39,76 @@ def test_tiny_bench_writes_measured_and_modelled_rows(tiny_run):
                                              small["seconds"]["hybrid_backend"])
     assert document["presets"]["camera"]["preset"] == "imx250"
     assert "electrical_power" in document["presets"]["fourier_slm"]["assumptions"]
-    assert document["accuracy"]["size"] == 64
+    assert document["environment"]["processor"]                 # names the machine
+
+
+def test_bench_reports_no_accuracy_it_was_not_given(tiny_run):
+    out, document = tiny_run
+    assert document["accuracy"] is None
+    assert "Accuracy: none given" in out.with_suffix(".md").read_text()
+
+
+def test_bench_refuses_to_replace_its_files_without_overwrite(tiny_run, capsys):
+    out, _ = tiny_run
+    before = {path: path.read_bytes() for path in out.parent.iterdir()}
+    assert main(["bench", *TINY, "--out", str(out)]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("opticsim bench: error: ") and "--overwrite" in error
+    assert {path: path.read_bytes() for path in out.parent.iterdir()} == before
+    folder = out.parent / "folder"                  # --out without .json: a folder
+    folder.mkdir()
+    (folder / "optical_vs_gpu.png").write_bytes(b"")  # any one of the three files counts
+    assert main(["bench", *TINY, "--out", str(folder)]) == 1
+    assert main(["bench", *TINY, "--out", str(folder), "--overwrite"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "optical_vs_gpu.json", "optical_vs_gpu.md", "optical_vs_gpu.png"]
+
+
+def _run_results(folder, scores: dict, summary: bool):
+    """A minimal results.json of one run, or summary.json of opticsim train, of ``scores``
+    (model → (mean, std))."""
+    experiment = {"dataset": "cluttered", "seed": 3}
+    if summary:
+        document = {"command": "opticsim train --seeds 3 4", "seeds": [3, 4],
+                    "experiment": experiment,
+                    "summary": {key: {"accuracy": mean, "accuracy_std": std, "per_seed": []}
+                                for key, (mean, std) in scores.items()}}
+    else:
+        document = {"command": "opticsim demo", "experiment": experiment,
+                    "data": {"image_shape": [1, 48, 48]},
+                    **{key: {"accuracy": mean} for key, (mean, _) in scores.items()}}
+    path = folder / ("summary.json" if summary else "results.json")
+    path.write_text(json.dumps(document))
+    return path
+
+
+@pytest.mark.parametrize("summary", [True, False])
+def test_bench_reports_the_accuracies_of_the_run_it_is_given(tmp_path, summary):
+    scores = {"teacher": (0.8125, 0.0125), "student": (0.6875, 0.0375),
+              "student_hardware": (0.5625, 0.0625), "baseline": (0.25, 0.0)}
+    source = _run_results(tmp_path, scores, summary)
+    out = tmp_path / "ovg.json"
+    assert main(["bench", *TINY, "--accuracy", str(source), "--out", str(out)]) == 0
+    accuracy = json.loads(out.read_text())["accuracy"]
+    expected = {"teacher": scores["teacher"], "student": scores["student"],
+                "hybrid": scores["student_hardware"]}
+    for path, (mean, std) in expected.items():
+        assert accuracy[path] == [mean, std if summary else None]
+    table = out.with_suffix(".md").read_text()
+    assert ("0.812 ± 0.013" in table) == summary and "0.562" in table
+    assert str(source) in table and ("48×48" in table) != summary
+
+
+def test_bench_refuses_an_accuracy_file_that_is_no_run(tmp_path, capsys):
+    source = tmp_path / "other.json"
+    source.write_text(json.dumps({"teacher": {"accuracy": 0.5}}))
+    out = tmp_path / "ovg.json"
+    assert main(["bench", *TINY, "--accuracy", str(source), "--out", str(out)]) == 1
+    assert main(["bench", *TINY, "--accuracy", str(tmp_path / "none.json"),
+                 "--out", str(out)]) == 1
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert "student_hardware" in errors[0] and "none.json does not exist" in errors[1]
+    assert not out.exists()
 
 
 def test_bench_argument_errors_are_one_line(tmp_path, capsys):

@@ -32,7 +32,7 @@ def test_round_trip_gives_the_gray_levels_and_phases_within_one_step(tmp_path, n
     phases = _phases(bits)
     path = save_mask(tmp_path / name, phases, slm, fill=3)
     gray, meta = load_mask(path)
-    top, left = (PANEL[0] - MASK[0]) // 2, (PANEL[1] - MASK[1]) // 2     # DESIGN.md: centred
+    top, left = (PANEL[0] - MASK[0]) // 2, (PANEL[1] - MASK[1]) // 2     # docs/conventions.rst: centred
     window = gray[top:top + MASK[0], left:left + MASK[1]]
     assert gray.shape == PANEL and gray.dtype == (np.uint8 if bits <= 8 else np.uint16)
     assert meta["offset"] == [top, left] and meta["bits"] == bits

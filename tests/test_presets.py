@@ -1,4 +1,4 @@
-"""Device presets: each builds, matches reference/hardware.md, cites its source, can be changed."""
+"""Device presets: each builds, matches its sources' values, cites its source, can be changed."""
 
 import math
 import pickle
@@ -12,7 +12,7 @@ ALL = [(kind, name) for kind, listed in presets.names().items() for name in list
 BUILD = {"slm": presets.slm, "camera": presets.camera, "laser": presets.laser}
 TYPES = {"slm": SLM, "camera": Camera, "laser": Laser}
 
-# values read off reference/hardware.md (pixels given there as width×height)
+# values read off the presets' sources (docs/hardware.rst; pixels as width×height)
 TABLE = [
     ("pluto-2.1", dict(shape=(1080, 1920), pitch=8.0e-6, bits=8, fill_factor=0.93,
                        frame_rate=60.0, mode="phase")),

@@ -179,6 +179,31 @@ def test_local_processes_and_a_dask_cluster_give_the_same_table(bench):
     assert [r["point"] for r in here] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
 
 
+def test_local_sweeps_need_no_dask_and_a_cluster_without_it_is_one_error(bench):
+    """Dask is the optional ``cluster`` extra: a local sweep runs with it unimportable, and a
+    scheduler address then says what to install."""
+    script = textwrap.dedent("""
+        import sys
+        sys.modules["distributed"] = sys.modules["dask"] = None   # import raises ImportError
+        import numpy as np
+        from opticsim import FourF, Laser, Lens, sweep
+        fourf = FourF(Laser(532e-9, 1e-6), Lens(0.1), Lens(0.1), shape=16, pitch=8e-6)
+        metric = sweep.KernelError(np.ones((3, 3)), np.ones((1, 8, 8)))
+        rows = sweep.run(metric, fourf, {"laser.power": [1e-6, 2e-6]}, workers=0,
+                         progress=False)
+        assert len(rows) == 2
+        try:
+            sweep.run(metric, fourf, {"laser.power": [1e-6]}, scheduler="tcp://127.0.0.1:1",
+                      progress=False)
+        except ValueError as error:
+            print(error)
+        """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'opticsim[cluster]'" in done.stdout
+
+
 SLOW_SWEEP = textwrap.dedent("""
     import sys, time
     import numpy as np

@@ -30,6 +30,7 @@ from .functional import (
 )
 
 MASKS = ("phase", "amplitude", "complex")
+#: The ``format`` tag of a file written by :meth:`Optical4fConv.save`.
 STATE_FORMAT = "opticsim.torch.Optical4fConv/1"
 STATE_KEYS = {"format", "mask", "readout", "multiplex", "in_channels", "out_channels",
               "kernel_shape", "wavelength", "fourier_slm", "values", "state_dict"}
@@ -300,7 +301,7 @@ class Optical4fConv(nn.Module):
     def set_kernels(self, kernels, image_shape=None) -> float:
         """Set the displays to show ``kernels`` ``(out_channels, in_channels, Ky, Kx)`` (e.g. a
         trained digital layer's) on the layout for ``image_shape`` (default the layer's):
-        :func:`masks_from_kernels` divided by its largest modulus ``s`` (a passive SLM
+        :func:`~opticsim.torch.masks_from_kernels` divided by its largest modulus ``s`` (a passive SLM
         transmits at most 1), keeping the phase, the amplitude or both as the mask kind allows.
         Returns ``s``: the output field is the convolution divided by ``s``. NaN or infinite
         kernels are a ``ValueError`` (they would turn every parameter into NaN)."""

@@ -18,6 +18,7 @@ _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 # 1536 2048 --rounds 3): matrix / chirp-z time 1.23 at N = 768, 0.95 at 1024, 1.11 at 1280,
 # 1.33 at 1536, 1.50 at 2048, so chirp-z from 1280 (MKL's products hold out longer than the
 # engine's, CHIRP_Z_FROM = 768). Not measured on a GPU.
+#: Grid side (samples) from which a lens transform at another pitch takes the chirp-z transform.
 CHIRP_Z_FROM = 1280
 # A mean count beyond which the shot-noise sample is the mean itself (relative spread < 1e-9)
 _COUNT_IS_MEAN_ABOVE = 2.0 ** 62
@@ -113,8 +114,9 @@ def fourf_lens_factors(fourf: FourF) -> tuple[tuple[np.ndarray, ...], tuple[np.n
     samples, lens 2 from those to the output grid. Each is two matrices ``(rows, cols)`` of
     :func:`opticsim.propagate.mft_matrices` ``(M_y, N_y)``, ``(M_x, N_x)`` for small grids, or
     the three chirp-z factors ``(pre, kernel, post)`` of
-    :func:`opticsim.propagate.chirp_z_factors` from about :data:`CHIRP_Z_FROM` samples a side
-    (where torch's transforms cross over; the engine's cross over earlier)."""
+    :func:`opticsim.propagate.chirp_z_factors` from about
+    :data:`~opticsim.torch.functional.CHIRP_Z_FROM` samples a side (where torch's transforms
+    cross over; the engine's cross over earlier)."""
     def factors(in_shape, in_pitch, out_shape, out_pitch, focal_length):
         chirp_z = propagate._use_chirp_z(in_shape, out_shape, CHIRP_Z_FROM)
         make = chirp_z_factors if chirp_z else mft_matrices

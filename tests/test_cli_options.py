@@ -1,0 +1,65 @@
+"""The command line's shared conventions: one list syntax for every list option (commas,
+spaces or both), ``opticsim presets``, and one set of KD defaults across kd and the CLI."""
+
+import dataclasses
+import inspect
+
+import pytest
+
+from kd.experiment import Experiment
+from kd.hardware import fine_tune
+from kd.losses import kd_loss
+from kd.train import Settings
+from opticsim import presets
+from opticsim.cli import main, parser
+
+
+@pytest.mark.parametrize("command, option, default", [
+    (["train"], "--channels", Experiment().channels),
+    (["train"], "--teacher-channels", Experiment().teacher_channels),
+    (["demo"], "--hidden", Experiment().hidden),
+    (["train"], "--seeds", (0, 1, 2)),
+    (["bench"], "--sizes", (32, 64, 128, 256, 512, 1024, 2048, 4096)),
+])
+def test_list_options_take_commas_spaces_or_both(command, option, default):
+    dest = option[2:].replace("-", "_")
+    read = [getattr(parser().parse_args([*command, option, *words]), dest)
+            for words in (["8,16,16"], ["8", "16", "16"], ["8,16", "16"])]
+    assert read == [(8, 16, 16)] * 3
+    assert getattr(parser().parse_args(command), dest) == tuple(default)
+
+
+def test_presets_lists_every_preset_with_specs_and_source(capsys):
+    assert main(["presets"]) == 0
+    text = capsys.readouterr().out
+    for kind, names in presets.names().items():
+        for name in names:
+            record = presets.info(name)
+            assert f"  {name} " in text and record.source in text
+            assert all(value in text for value in record.specs().values())
+    assert "pixels 1920×1152, pitch 9.2 µm*" in text              # unverified pitch marked
+    assert main(["presets", "--kind", "laser"]) == 0
+    lasers = capsys.readouterr().out
+    assert "dpss-532" in lasers and "cameras:" not in lasers and "SLMs:" not in lasers
+
+
+def test_presets_shows_one_preset_in_full(capsys):
+    assert main(["presets", "Meadowlark"]) == 0                   # an alias, any case
+    text = capsys.readouterr().out
+    assert text.startswith("meadowlark-1920x1152 (slm)")
+    assert "pitch = 9.2e-06 (unverified)" in text and "assumed frame_rate:" in text
+    assert main(["presets", "no-such-device"]) == 1
+    assert capsys.readouterr().err.startswith("opticsim presets: error: unknown preset")
+
+
+def test_kd_defaults_agree_everywhere():
+    """kd_loss, the training settings, fine-tuning, the experiment and the CLI: one T and α."""
+    def default(function, name):
+        return inspect.signature(function).parameters[name].default
+
+    fields = {f.name: f.default for f in dataclasses.fields(Settings)}
+    options = parser().parse_args(["demo"])
+    for name in ("temperature", "alpha"):
+        values = {default(kd_loss, name), default(fine_tune, name), fields[name],
+                  getattr(Experiment(), name), getattr(options, name)}
+        assert values == {dict(temperature=1.0, alpha=0.5)[name]}
