@@ -100,10 +100,13 @@ def run(folder: Path, settings: dict, train, test, progress: bool = True) -> dic
         if name == "teacher":
             teacher_logits = predict(runs[name]["model"], train.images)
     student = settings["student"]
-    rows = {"test scene": test.images[:SHOWN, 0], "true mask": test.masks[:SHOWN]}
+    mask = "class (1: digit)"
+    rows = {"test scene": (test.images[:SHOWN, 0], "amplitude transmittance", None),
+            "true mask": (test.masks[:SHOWN], mask, None)}
     for name in MODELS:
         label = LABELS[name].replace("\n", " ")
-        rows[f"{label}: mIoU {runs[name]['scores']['miou']:.3f}"] = runs[name]["predicted"]
+        rows[f"{label}: mIoU {runs[name]['scores']['miou']:.3f}"] = (runs[name]["predicted"],
+                                                                      mask, None)
     results = {
         "command": (f"python examples/kd_segmentation.py --epochs {student.epochs} "
                     f"--train-size {len(train)} --test-size {len(test)} --seed {student.seed} "

@@ -75,6 +75,8 @@ class HardwareAccuracy:
     labels: np.ndarray
     calibration_images: np.ndarray
     names: ClassVar[tuple[str, ...]] = ("accuracy",)
+    definitions: ClassVar[dict[str, str]] = {
+        "accuracy": "test accuracy on the bench (fraction of the images classified right)"}
 
     def describe(self) -> dict:
         weights = hashlib.sha256()

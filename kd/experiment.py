@@ -25,7 +25,7 @@ from opticsim.files import check_folder, prepare_folder, write_atomic
 from . import figures
 from .data import DATASETS, load
 from .evaluate import classifier_accuracy, student_on_hardware
-from .hardware import Bench, fine_tune, prepare, student_gray
+from .hardware import Bench, classify_frames, fine_tune, prepare, student_gray
 from .losses import ALPHA, TEMPERATURE
 from .models import READOUTS
 from .train import Settings, fit, json_ready, load_checkpoint, predict, save_checkpoint
@@ -166,6 +166,7 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
             logits = predict(models["teacher"], train.images, device=device)
         models[name], histories[name] = timed(name, lambda: fit(
             settings, train.images, train.labels, teacher_logits=logits,
+            validation=(validation.images, validation.labels),
             checkpoint=checkpoints / f"{name}.pt", resume=resume, device=device,
             progress=progress, desc=name))
         models[name] = models[name].cpu()
@@ -279,25 +280,34 @@ def _write_outputs(folder: Path, experiment, models, tuned, setups, hardware, tu
     with torch.no_grad():
         kernel = tuned.cascade.convolution_kernel()
         masks = (fourf.masks_from_kernels(kernel.double().numpy(), layout))
-        ideal = tuned.camera_signal(torch.as_tensor(test.images[:4])).numpy()
+        ideal = student.camera_signal(torch.as_tensor(test.images[:4])).numpy()
     displays = masks if masks.ndim == 3 else masks[:, 0]
     shown = gray["student_finetuned"] if masks.ndim == 3 else gray["student_finetuned"][:, 0]
-    point = np.zeros((1,) + tuple(test.images.shape[-2:]), np.float32)
-    point[0, point.shape[1] // 2, point.shape[2] // 2] = 1.0
-    psf = fourf.run(point, gray=gray["student_finetuned"], rng=experiment.seed)[0]
-    psf = psf if psf.ndim == 3 else psf[:, 0]
+    psf = figures.psf_data(fourf, {"gray": gray["student_finetuned"][:1]},
+                           test.images.shape[-2:], cascade.kernel_shape,
+                           fill=experiment.bench.fill, seed=experiment.seed)
+    calibration, tuned_calibration = setups["student"][1], setups["finetuned"][1]
+    predicted = {
+        "ideal": predict(student, test.images[:4]).argmax(1),
+        "camera": classify_frames(student, hardware["frames"][:4], calibration).argmax(1),
+        "tuned": classify_frames(tuned, tuned_hardware["frames"][:4],
+                                 tuned_calibration).argmax(1)}
     pictures = {
         "accuracy.png": figures.accuracy_bars(
             scores, title=f"{test.name}: test accuracy (seed {experiment.seed})"),
         "masks.png": figures.mask_panels(displays / np.abs(displays).max(), shown),
-        "psf.png": figures.frame_panels({
-            "camera frame of a point source (DN, log), the student as finally shown, "
-            "channels 0-3":
-                np.log10(1 + np.abs(psf.astype(np.float64)))}),
+        "psf.png": figures.psf_panels(
+            psf, title="Point response of optical channel 0 on the bench, the student as "
+                       "finally shown"),
         "frames.png": figures.frame_panels({
-            "test image": test.images[:4, 0], "ideal |u*h|², channel 0": ideal[:, 0],
-            "camera (DN), channel 0": hardware["frames"][:4, 0],
-            "camera (DN), fine-tuned, channel 0": tuned_hardware["frames"][:4, 0]}),
+            "test image": (test.images[:4, 0], "amplitude transmittance", None),
+            "student, ideal optics |u∗h|², channel 0, in camera DN (calibration)":
+                (calibration.frames(ideal)[:, 0], "DN", predicted["ideal"]),
+            "student on the bench: camera, channel 0":
+                (hardware["frames"][:4, 0], "DN", predicted["camera"]),
+            "fine-tuned student on the bench: camera, channel 0":
+                (tuned_hardware["frames"][:4, 0], "DN", predicted["tuned"])},
+            test.labels[:4], test.classes),
         "curves.png": figures.training_curves(histories),
     }
     for name, data in pictures.items():

@@ -163,6 +163,11 @@ class Calibration:
         offset = torch.as_tensor(self.offset, dtype=frames.dtype, device=frames.device)
         return (frames - offset[:, None, None]) / gain[:, None, None]
 
+    def frames(self, signal) -> np.ndarray:
+        """The inverse of :meth:`apply`: camera DN ``offset + gain·s`` of the student's signal
+        ``(N, C, h, w)`` (what a bench without noise or optical errors would read)."""
+        return self.offset[:, None, None] + self.gain[:, None, None] * np.asarray(signal)
+
     @classmethod
     def fit(cls, frames, signal) -> "Calibration":
         """Fit ``frames ≈ offset + gain·signal`` per channel, both ``(N, C, h, w)``."""

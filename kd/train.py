@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from opticsim import checks
@@ -179,17 +180,26 @@ def _order(seed: int, epoch: int, count: int) -> torch.Tensor:
     return torch.randperm(count, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
 
 
-def fit(settings: Settings, images, labels, *, teacher_logits=None, checkpoint=None,
-        resume: bool = False, device="cpu", progress: bool = True, desc: str | None = None,
-        model: torch.nn.Module | None = None) -> tuple[torch.nn.Module, dict]:
+def fit(settings: Settings, images, labels, *, teacher_logits=None, validation=None,
+        checkpoint=None, resume: bool = False, device="cpu", progress: bool = True,
+        desc: str | None = None, model: torch.nn.Module | None = None
+        ) -> tuple[torch.nn.Module, dict]:
     """Train ``settings.model`` on ``images`` ``(N, C, H, W)`` and ``labels`` ``(N,)`` (or
     ``(N, H, W)`` maps with a segmentation ``model``), with the KD loss against
     ``teacher_logits`` when given (else cross-entropy). Adam, cosine learning-rate decay.
 
+    ``validation``: optional ``(images, labels)`` held out from training, scored after every
+    epoch in eval mode without gradients (no random numbers drawn: the training is the same
+    with or without it).
+
     ``checkpoint``: a file written atomically after every epoch; with ``resume`` training
     continues from it (same settings required), and an existing checkpoint is never replaced
-    without ``resume`` (``FileExistsError``). Returns the model (eval mode) and the history
-    ``{"loss": [...], "train_accuracy": [...]}`` per epoch.
+    without ``resume`` (``FileExistsError``). Returns the model (eval mode) and the history per
+    epoch, each a mean over the epoch's training batches (train mode: dropout on) except the
+    last: ``"loss"`` (the objective, the KD loss with a teacher), ``"cross_entropy"`` (against
+    the labels, the same quantity for every model), ``"train_accuracy"`` and, with
+    ``validation``, ``"validation_accuracy"`` (pixel accuracy for maps). Epochs a checkpoint
+    of an older version did not record are ``None``.
     """
     images = torch.as_tensor(images)
     labels = torch.as_tensor(labels, dtype=torch.long)
@@ -200,6 +210,12 @@ def fit(settings: Settings, images, labels, *, teacher_logits=None, checkpoint=N
         if len(teacher_logits) != len(images):
             raise ValueError(f"teacher_logits ({len(teacher_logits)}) and images "
                              f"({len(images)}) differ in length")
+    if validation is not None:
+        validation_images, validation_labels = (torch.as_tensor(validation[0]),
+                                                torch.as_tensor(validation[1], dtype=torch.long))
+        if len(validation_images) != len(validation_labels):
+            raise ValueError(f"validation images ({len(validation_images)}) and labels "
+                             f"({len(validation_labels)}) differ in length")
     classes = int(labels.max()) + 1 if teacher_logits is None else teacher_logits.shape[1]
     if model is None:
         model = build_model(settings, images.shape[1], max(classes, 2))
@@ -207,7 +223,9 @@ def fit(settings: Settings, images, labels, *, teacher_logits=None, checkpoint=N
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr,
                                  weight_decay=settings.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, settings.epochs)
-    history = {"loss": [], "train_accuracy": []}
+    history = {"loss": [], "cross_entropy": [], "train_accuracy": []}
+    if validation is not None:
+        history["validation_accuracy"] = []
     start = 0
     checkpoint = None if checkpoint is None else Path(checkpoint)
     if checkpoint is not None and checkpoint.exists():
@@ -221,7 +239,8 @@ def fit(settings: Settings, images, labels, *, teacher_logits=None, checkpoint=N
             schedule.load_state_dict(state["schedule"])
         except (RuntimeError, ValueError, KeyError) as error:
             raise ValueError(f"checkpoint {checkpoint} does not fit this model: {error}") from None
-        start, history = state["epoch"], state["history"]
+        start = state["epoch"]
+        history = {key: state["history"].get(key, [None] * start) for key in history}
         torch.set_rng_state(state["rng"])
     else:
         torch.manual_seed(settings.seed)
@@ -232,7 +251,7 @@ def fit(settings: Settings, images, labels, *, teacher_logits=None, checkpoint=N
     with bar:
         for epoch in range(start, settings.epochs):
             model.train()
-            total, correct, seen = 0.0, 0, 0
+            total, cross_entropy, correct, seen = 0.0, 0.0, 0, 0
             for index in _order(settings.seed, epoch, count).split(settings.batch_size):
                 batch, target = images[index].to(device), labels[index].to(device)
                 soft = None if teacher_logits is None else teacher_logits[index].to(device)
@@ -242,12 +261,18 @@ def fit(settings: Settings, images, labels, *, teacher_logits=None, checkpoint=N
                 loss.backward()
                 optimiser.step()
                 total += loss.item() * len(index)
+                cross_entropy += F.cross_entropy(logits.detach(), target).item() * len(index)
                 correct += int((logits.argmax(1) == target).sum())
                 seen += target.numel()
                 bar.update(1)
             schedule.step()
             history["loss"].append(total / count)
+            history["cross_entropy"].append(cross_entropy / count)
             history["train_accuracy"].append(correct / seen)
+            if validation is not None:
+                predicted = predict(model, validation_images, device=device).argmax(1)
+                history["validation_accuracy"].append(
+                    float((predicted == validation_labels).double().mean()))
             bar.set_postfix(loss=f"{history['loss'][-1]:.3f}",
                             acc=f"{history['train_accuracy'][-1]:.3f}")
             if checkpoint is not None:

@@ -30,6 +30,7 @@ import json
 import multiprocessing
 import os
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,8 @@ TABLE, SPEC, PARQUET = "sweep.csv", "sweep.json", "sweep.parquet"
 class Metric(Protocol):
     """What a sweep evaluates: ``names`` of the values it returns, ``evaluate(fourf, seeds)``
     giving one ``{name: value}`` per seed, and ``describe()``, a JSON dict that identifies it
-    (a resumed sweep must have the same)."""
+    (a resumed sweep must have the same). A metric may also give ``definitions``,
+    ``{name: what the value is}``, which the plots put on their y axis."""
 
     names: tuple[str, ...]
 
@@ -229,6 +231,8 @@ class KernelError:
     kernel: np.ndarray
     images: np.ndarray
     names: ClassVar[tuple[str, ...]] = ("error",)
+    definitions: ClassVar[dict[str, str]] = {
+        "error": "relative RMS error ‖s·F − I‖/‖I‖ against the ideal convolution I"}
 
     def __post_init__(self):
         kernel, images = np.asarray(self.kernel), np.asarray(self.images)
@@ -510,12 +514,12 @@ def run(metric: Metric, base: FourF, parameters: Mapping[str, Sequence], *,
     records = table.records()
     if out is not None:
         base_values = {n: value_of(base, n) for n in names} if mode == "one-at-a-time" else None
-        _write_outputs(table.folder, records, names, metric.names, base_values)
+        _write_outputs(table.folder, records, names, definitions(metric), base_values)
     return records
 
 
-def _write_outputs(folder: Path, records: list[dict], names: list[str], metric_names,
-                   base_values: Mapping | None) -> None:
+def _write_outputs(folder: Path, records: list[dict], names: list[str],
+                   metric_definitions: Mapping[str, str], base_values: Mapping | None) -> None:
     try:
         import pyarrow
         import pyarrow.parquet
@@ -530,10 +534,10 @@ def _write_outputs(folder: Path, records: list[dict], names: list[str], metric_n
         pyarrow.parquet.write_table(pyarrow.table(columns), sink)
         write_atomic(folder / PARQUET, sink.getvalue().to_pybytes())
     for name in names:
-        for metric_name in metric_names:
-            suffix = "" if len(metric_names) == 1 else f"-{metric_name}"
+        for metric_name, definition in metric_definitions.items():
+            suffix = "" if len(metric_definitions) == 1 else f"-{metric_name}"
             write_atomic(folder / f"{name}{suffix}.png",
-                         plot(records, name, metric_name, names, base_values))
+                         plot(records, name, metric_name, names, base_values, definition))
 
 
 def add_run_options(parser, out: str | None = None) -> None:
@@ -586,43 +590,96 @@ def summary(records: list[dict], field: str, metric: str, names: Sequence[str],
     return series
 
 
-def plot(records: list[dict], field: str, metric: str, names: Sequence[str],
-         base_values: Mapping | None = None) -> bytes:
-    """PNG of ``metric`` (mean ± std over repeats) against ``field``: where the other swept
-    ``names`` are at ``base_values`` when some points have them there (a one-at-a-time sweep),
-    else one line per combination of their values (the first eight)."""
-    import matplotlib
+# The unit of each field a sweep can set, by field name (any element): SI, "px" the pixels of
+# the panel, "e⁻" electrons, "DN" digital numbers.
+UNITS = {"wavelength": "m", "power": "W", "waist": "m", "focal_length": "m", "diameter": "m",
+         "zernike": "waves RMS", "pitch": "m", "bits": "bits",
+         "fill_factor": "fraction of the pixel area", "phase_range": "rad", "crosstalk": "px",
+         "oversample": "samples per px", "frame_rate": "Hz", "exposure": "s",
+         "qe": "e⁻ per photon", "gain": "DN/e⁻", "read_noise": "e⁻ RMS", "dark_current": "e⁻/s",
+         "full_well": "e⁻", "offset": "DN", "prnu": "relative RMS", "dsnu": "e⁻ RMS"}
+# Units whose values are written with SI prefixes on the axis (10 µW rather than 1e-05).
+_PREFIXED = ("m", "W", "s", "Hz")
 
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+
+def definitions(metric: Metric) -> dict[str, str]:
+    """Each of ``metric.names`` with what it is (``metric.definitions``; the name where the
+    metric defines none)."""
+    given = getattr(metric, "definitions", {})
+    return {name: given.get(name, name) for name in metric.names}
+
+
+def plot_data(records: list[dict], field: str, metric: str, names: Sequence[str],
+              base_values: Mapping | None = None, definition: str | None = None) -> dict:
+    """What :func:`plot` draws: ``series``, a list of ``(label, x, mean, std)`` (x the values in
+    increasing order, or positions 0, 1, … of values that are not all numbers), ``xticks``
+    (the labels of those, with SI prefixes, or None), ``xlabel`` (the field with its unit
+    from :data:`UNITS`), ``unit``, ``xscale`` (log when positive values span two decades or
+    more), ``ylabel`` (the metric and its ``definition``) and ``yscale``."""
+    from matplotlib.ticker import EngFormatter
 
     others = [name for name in names if name != field]
     fixed = None
     if base_values is not None and any(
             all(_cell(r[k]) == _cell(base_values[k]) for k in others) for r in records):
         fixed = base_values
-    series = summary(records, field, metric, names, fixed)
-    figure = Figure(figsize=(5, 3.6))
-    axis = figure.subplots()
-    for key, (x, mean, std) in list(series.items())[:8]:
+    series, xticks, xscale = [], None, "linear"
+    unit = UNITS.get(_split(field)[1])
+    for key, (x, mean, std) in list(summary(records, field, metric, names, fixed).items())[:8]:
         numeric = all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
                       for v in x)
-        positions = x if numeric else np.arange(len(x))
-        label = ", ".join(f"{k}={v}" for k, v in zip(others, key)) or None
-        axis.errorbar(positions, mean, yerr=std, marker="o", capsize=3, label=label)
         if not numeric:
-            axis.set_xticks(positions, [str(v) for v in x])
-        elif min(x) > 0 and max(x) / min(x) >= 100:
-            axis.set_xscale("log")
-    values = np.concatenate([mean for _, mean, _ in series.values()])
-    if values.size and values.min() > 0 and values.max() / values.min() >= 30:
-        axis.set_yscale("log")
-    axis.set_xlabel(field)
-    axis.set_ylabel(f"{metric} (mean ± std over repeats)")
+            prefixed = EngFormatter(unit) if unit in _PREFIXED else str
+            xticks = [prefixed(v) if isinstance(v, (int, float)) else str(v) for v in x]
+            x = list(range(len(x)))
+        else:
+            order = np.argsort(x, kind="stable")
+            x, mean, std = [x[i] for i in order], mean[order], std[order]
+            if min(x) > 0 and max(x) / min(x) >= 100:
+                xscale = "log"
+        label = ", ".join(f"{k}={v}" for k, v in zip(others, key)) or None
+        series.append((label, x, mean, std))
+    values = np.concatenate([mean for _, _, mean, _ in series])
+    definition = metric if definition in (None, metric) else f"{metric}: {definition}"
+    return {"series": series, "xticks": xticks, "unit": unit,
+            "xlabel": field if unit is None else f"{field} ({unit})", "xscale": xscale,
+            "ylabel": f"{definition} (mean ± std over repeats)",
+            "yscale": "log" if values.size and values.min() > 0
+                      and values.max() / values.min() >= 30 else "linear"}
+
+
+def plot(records: list[dict], field: str, metric: str, names: Sequence[str],
+         base_values: Mapping | None = None, definition: str | None = None) -> bytes:
+    """PNG of ``metric`` (mean ± std over repeats) against ``field`` (:func:`plot_data`): where
+    the other swept ``names`` are at ``base_values`` when some points have them there (a
+    one-at-a-time sweep), else one line per combination of their values (the first eight);
+    the x axis in the field's unit, the y axis saying what the metric is (``definition``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import EngFormatter, MaxNLocator, NullFormatter
+
+    shown = plot_data(records, field, metric, names, base_values, definition)
+    figure = Figure(figsize=(5.5, 4), layout="constrained")
+    axis = figure.subplots()
+    for label, x, mean, std in shown["series"]:
+        axis.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=label)
+    axis.set_xscale(shown["xscale"])
+    axis.set_yscale(shown["yscale"])
+    if shown["xticks"] is not None:
+        axis.set_xticks(range(len(shown["xticks"])), shown["xticks"], rotation=30, ha="right")
+    else:
+        if shown["xscale"] == "linear":
+            axis.xaxis.set_major_locator(MaxNLocator(nbins=6))
+        axis.xaxis.set_minor_formatter(NullFormatter())
+        if shown["unit"] in _PREFIXED:
+            axis.xaxis.set_major_formatter(EngFormatter(shown["unit"]))
+    axis.set_xlabel(shown["xlabel"])
+    axis.set_ylabel(textwrap.fill(shown["ylabel"], 45), fontsize=9)
     axis.grid(True, alpha=0.3)
-    if len(series) > 1:
+    if len(shown["series"]) > 1:
         axis.legend(fontsize=7)
-    figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)
     return buffer.getvalue()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import kd.train
-from kd.train import Settings, fit, load_checkpoint, restore
+from kd.train import Settings, fit, load_checkpoint, predict, restore
 
 SETTINGS = Settings(model="student", channels=(2, 3), spectral_kernel_size=3, hidden=(8,),
                     epochs=3, batch_size=8, seed=5)
@@ -102,3 +102,25 @@ def test_settings_validate_every_field():
     assert Settings.from_dict(SETTINGS.to_dict()) == SETTINGS
     with pytest.raises(ValueError, match="colour"):
         Settings.from_dict({**SETTINGS.to_dict(), "colour": 1})
+
+
+def test_validation_is_scored_each_epoch_without_changing_the_training(data):
+    images, labels = data
+    plain, history = fit(SETTINGS, images[:32], labels[:32], progress=False)
+    validated, validated_history = fit(SETTINGS, images[:32], labels[:32],
+                                       validation=(images[32:], labels[32:]), progress=False)
+    for name, value in _weights(plain).items():          # dropout drew the same numbers
+        assert torch.equal(validated.state_dict()[name], value), name
+    assert {k: v for k, v in validated_history.items() if k != "validation_accuracy"} == history
+    final = (predict(validated, images[32:]).argmax(1) == labels[32:]).double().mean()
+    assert len(validated_history["validation_accuracy"]) == SETTINGS.epochs
+    assert validated_history["validation_accuracy"][-1] == float(final)
+
+
+def test_history_holds_the_cross_entropy_beside_the_kd_objective(data):
+    images, labels = data
+    _, alone = fit(SETTINGS, images, labels, progress=False)
+    assert alone["cross_entropy"] == alone["loss"]       # no teacher: the objective is the CE
+    teacher = torch.randn(len(images), 3, generator=torch.Generator().manual_seed(1))
+    _, distilled = fit(SETTINGS, images, labels, teacher_logits=teacher, progress=False)
+    assert all(ce != loss for ce, loss in zip(distilled["cross_entropy"], distilled["loss"]))

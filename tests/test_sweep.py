@@ -310,3 +310,28 @@ def test_cli_sweep_writes_the_folder_and_refuses_bad_fields(tmp_path, capsys):
     assert code == 1 and err.count("\n") == 0
     assert err.startswith("opticsim sweep: error:") and "camera.readnoise" in err
     assert not (tmp_path / "bad").exists()
+
+
+def test_plots_give_units_on_x_and_the_metric_on_y():
+    records = [{"laser.power": p, "lens2.diameter": d, "readout": "intensity", "error": e}
+               for p, d, e in ((1e-5, 2e-3, 0.1), (1e-8, 2e-3, 0.4), (1e-6, 4e-3, 0.2))]
+    names = ["laser.power", "lens2.diameter", "readout"]
+    definition = sweep.definitions(sweep.KernelError(kernel(), images()))["error"]
+    power = sweep.plot_data(records, "laser.power", "error", ["laser.power"], None, definition)
+    assert power["xlabel"] == "laser.power (W)" and power["xscale"] == "log"   # three decades
+    (_, x, mean, _), = power["series"]
+    assert x == [1e-8, 1e-6, 1e-5] and list(mean) == [0.4, 0.2, 0.1]          # in order
+    assert power["ylabel"].startswith(f"error: {definition}") and "‖" in definition
+    undefined = type("Undefined", (), {"names": ("a", "b")})()      # a metric defining none
+    assert sweep.definitions(undefined) == {"a": "a", "b": "b"}
+    diameter = sweep.plot_data(records, "lens2.diameter", "error", ["lens2.diameter"])
+    assert diameter["xlabel"] == "lens2.diameter (m)" and diameter["xscale"] == "linear"
+    assert sweep.plot_data(records, "readout", "error", names)["xlabel"] == "readout"
+    with_none = [{"lens2.diameter": d, "error": 0.1} for d in (None, 2e-3)]
+    assert sweep.plot_data(with_none, "lens2.diameter", "error", ["lens2.diameter"])[
+        "xticks"] == ["None", "2 mm"]
+    for field, unit in (("fourier_slm.crosstalk", "px"), ("camera.exposure", "s"),
+                        ("fourier_slm.fill_factor", "fraction of the pixel area"),
+                        ("camera.bits", "bits"), ("lens1.zernike.4", "waves RMS")):
+        rows = [{field: 1, "error": 0.1}]
+        assert sweep.plot_data(rows, field, "error", [field])["xlabel"] == f"{field} ({unit})"
