@@ -159,6 +159,7 @@ class Calibration:
     offset: np.ndarray
 
     def apply(self, frames: torch.Tensor) -> torch.Tensor:
+        """The student's signal ``(DN − offset)/gain`` of camera ``frames`` ``(N, C, h, w)``."""
         gain = torch.as_tensor(self.gain, dtype=frames.dtype, device=frames.device)
         offset = torch.as_tensor(self.offset, dtype=frames.dtype, device=frames.device)
         return (frames - offset[:, None, None]) / gain[:, None, None]

@@ -590,8 +590,8 @@ def summary(records: list[dict], field: str, metric: str, names: Sequence[str],
     return series
 
 
-# The unit of each field a sweep can set, by field name (any element): SI, "px" the pixels of
-# the panel, "e⁻" electrons, "DN" digital numbers.
+#: The unit of each field a sweep can set, by field name (any element): SI, "px" the pixels
+#: of the panel, "e⁻" electrons, "DN" digital numbers.
 UNITS = {"wavelength": "m", "power": "W", "waist": "m", "focal_length": "m", "diameter": "m",
          "zernike": "waves RMS", "pitch": "m", "bits": "bits",
          "fill_factor": "fraction of the pixel area", "phase_range": "rad", "crosstalk": "px",
