@@ -126,7 +126,7 @@ class Experiment:
 
 # The quick preset (``opticsim demo --quick``): every stage on a small slice, about a minute on
 # two cores; a smoke test of the pipeline whose accuracies are not meaningful.
-QUICK = {"quick": True, "train_size": 512, "test_size": 128, "epochs": 1,
+QUICK = {"quick": True, "train_size": 320, "test_size": 128, "epochs": 1,
          "calibration_images": 32, "validation_images": 64, "finetune_images": 32}
 
 
