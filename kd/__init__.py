@@ -5,7 +5,8 @@
 - :mod:`kd.data`: embedded cluttered digits and bundled digits; MNIST, Fashion-MNIST, CIFAR-10.
 - :mod:`kd.train`: settings, checkpointed and resumable training.
 - :mod:`kd.hardware`: the hardware bench, exported gray levels, calibration, fine-tuning.
-- :mod:`kd.evaluate`: accuracy, mIoU/Dice, the student through the engine.
+- :mod:`kd.evaluate`: accuracy with its 95 % (Wilson) interval, mIoU/Dice, the student through
+  the engine.
 - :mod:`kd.experiment`: the whole comparison as one run (``opticsim demo`` / ``train``).
 - :mod:`kd.segmentation`: the same three kinds of model for segmentation.
 """

@@ -1,10 +1,13 @@
-"""Scores: classification accuracy, segmentation mIoU and Dice, and the optical student on a
-hardware bench through the NumPy engine (exported gray levels, camera noise, ADC), also as a
-metric of hardware sweeps (:class:`HardwareAccuracy`, :mod:`opticsim.sweep`)."""
+"""Scores: classification accuracy with its confidence interval, segmentation mIoU and Dice,
+and the optical student on a hardware bench through the NumPy engine (exported gray levels,
+camera noise, ADC), also as a metric of hardware sweeps (:class:`HardwareAccuracy`,
+:mod:`opticsim.sweep`)."""
 
 from __future__ import annotations
 
 import hashlib
+import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -12,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from opticsim import FourF
+from opticsim import FourF, checks
 from opticsim.sweep import describe
 
 from .hardware import Calibration, calibrate, classify_frames, engine_frames
@@ -26,6 +29,35 @@ def accuracy(logits, labels) -> float:
     if len(logits) != len(labels):
         raise ValueError(f"logits ({len(logits)}) and labels ({len(labels)}) differ in length")
     return float(np.mean(np.argmax(logits, axis=1) == labels)) if len(labels) else float("nan")
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of the proportion ``successes``/``n`` at ``confidence``:
+    ``(p + z²/2n ± z·√(p(1−p)/n + z²/4n²)) / (1 + z²/n)``, ``z`` the normal quantile of
+    ``(1 + confidence)/2`` (Wilson 1927; Brown, Cai & DasGupta, Stat. Sci. 16, 101, 2001).
+    Unlike ``p ± z·√(p(1−p)/n)`` it stays in [0, 1] and is not empty at ``p`` = 0 or 1."""
+    n = checks.integer("n", n, 1)
+    successes = checks.integer("successes", successes, 0, n)
+    if not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    z = statistics.NormalDist().inv_cdf((1 + confidence) / 2)
+    p, shrink = successes / n, 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / shrink
+    half = z / shrink * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    # at p = 0 (1) the lower (upper) end is 0 (1) exactly; the formula gives it to rounding
+    return (0.0 if successes == 0 else centre - half), (1.0 if successes == n else centre + half)
+
+
+def accuracy_record(value: float, n: int) -> dict:
+    """``{"accuracy", "interval", "n"}``: an accuracy measured on ``n`` samples with its 95 %
+    Wilson interval (:func:`wilson_interval`); what the run's results report for every model."""
+    return {"accuracy": value, "interval": list(wilson_interval(round(value * n), n)), "n": n}
+
+
+def accuracy_text(record: dict) -> str:
+    """An :func:`accuracy_record` as ``"0.713 [0.670, 0.752]"`` (accuracy [95 % interval])."""
+    low, high = record["interval"]
+    return f"{record['accuracy']:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def segmentation_scores(predicted, target, classes: int = 2) -> dict:
@@ -53,11 +85,13 @@ def classifier_accuracy(model: torch.nn.Module, images, labels, device="cpu") ->
 
 
 def student_on_hardware(student: SCLCStudent, fourf: FourF, calibration: Calibration, images,
-                        labels, *, seed: int = 0, progress: bool = False) -> dict:
+                        labels, *, seed: int = 0, progress: bool = False,
+                        desc: str = "engine") -> dict:
     """Accuracy of the optical ``student`` on the bench ``fourf`` exposed and calibrated for it
     (:func:`kd.hardware.prepare`): ``images`` through the engine's :meth:`FourF.run` with the
-    exported gray levels and camera noise from ``seed``. Returns ``{"accuracy", "frames"}``."""
-    frames = engine_frames(student, fourf, images, seed=seed, progress=progress)
+    exported gray levels and camera noise from ``seed`` (``progress``: a bar named ``desc``).
+    Returns ``{"accuracy", "frames"}``."""
+    frames = engine_frames(student, fourf, images, seed=seed, progress=progress, desc=desc)
     logits = classify_frames(student, frames, calibration)
     return {"accuracy": accuracy(logits.numpy(), labels), "frames": frames}
 

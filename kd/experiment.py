@@ -1,6 +1,7 @@
-"""The paper's comparison as one run: teacher, linear baseline, the optical student without and
-with KD, the student on a hardware bench through the engine, and after hardware-aware
-fine-tuning. Every stage checkpoints into the run folder and resumes; the results, the
+"""The paper's comparison as one run of six stages, one per model (:data:`STAGES`): teacher,
+linear baseline, the optical student without and with KD, the student on a hardware bench
+through the engine, and after hardware-aware fine-tuning. Every stage checkpoints into the run
+folder and resumes; the results (each accuracy with its 95 % interval, the environment), the
 exported Fourier-SLM gray levels, figures and a short report are written atomically.
 """
 
@@ -20,11 +21,13 @@ import torch
 from tqdm import tqdm
 
 from opticsim import __version__, checks
-from opticsim.files import check_folder, prepare_folder, write_atomic
+from opticsim.environment import environment
+from opticsim.files import check_folder, differences, prepare_folder, read_json, write_atomic
 
 from . import figures
 from .data import DATASETS, load
-from .evaluate import classifier_accuracy, student_on_hardware
+from .evaluate import (accuracy_record, accuracy_text, classifier_accuracy,
+                       student_on_hardware)
 from .hardware import Bench, classify_frames, fine_tune, prepare, student_gray
 from .losses import ALPHA, TEMPERATURE
 from .models import READOUTS
@@ -33,6 +36,13 @@ from .train import Settings, fit, json_ready, load_checkpoint, predict, save_che
 #: The models of one comparison run, in the order they are trained and scored.
 MODELS = ("teacher", "baseline", "student_no_kd", "student", "student_hardware",
           "student_hardware_finetuned")
+# What each stage of a run does; stage k ends with the score of MODELS[k - 1].
+STAGES = {"teacher": "teacher (nonlinear CNN)", "baseline": "linear CNN baseline",
+          "student_no_kd": "optical student without KD", "student": "optical student with KD",
+          "student_hardware": "student on the hardware bench (exposure, calibration, test)",
+          "student_hardware_finetuned": "hardware-aware fine-tuning (fine-tune, calibration, "
+                                        "validation, test)"}
+SMOKE = "smoke run, accuracies not meaningful"
 
 
 @dataclass(frozen=True)
@@ -43,13 +53,16 @@ class Experiment:
     defaults :data:`kd.losses.TEMPERATURE` and :data:`kd.losses.ALPHA`);
     ``bench`` the hardware; ``finetune_images``/``finetune_epochs`` the hardware-aware fine-tuning, kept only when it
     does better on the last ``validation_images`` of the training set (held out from all
-    training); ``data_seed`` the embedded data set (fixed across training seeds, ``seed``, so
-    runs are paired)."""
+    training); ``data_seed`` the embedded data set (fixed across training ``seed``s so runs
+    are paired); ``train_size``/``test_size`` the first images of each split (default all);
+    ``quick`` marks a smoke run on a small slice (:data:`QUICK`), labelled so in its results
+    and report."""
 
     dataset: str = "cluttered"
     data_root: str | None = None
     image_size: int | None = None
     train_size: int | None = None
+    test_size: int | None = None
     data_seed: int = 0
     seed: int = 0
     teacher_channels: tuple[int, ...] = (8, 16, 32)
@@ -70,6 +83,7 @@ class Experiment:
     validation_images: int = 256
     finetune_images: int = 512
     finetune_epochs: int = 1
+    quick: bool = False
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -79,8 +93,11 @@ class Experiment:
         if not isinstance(self.bench, Bench):
             raise ValueError(f"bench must be a kd.hardware.Bench, got {type(self.bench).__name__}")
         set_ = object.__setattr__
-        if self.train_size is not None:
-            set_(self, "train_size", checks.integer("train_size", self.train_size, 1))
+        for name in ("train_size", "test_size"):
+            if getattr(self, name) is not None:
+                set_(self, name, checks.integer(name, getattr(self, name), 1))
+        if not isinstance(self.quick, bool):
+            raise ValueError(f"quick must be True or False, got {self.quick!r}")
         set_(self, "data_seed", checks.integer("data_seed", self.data_seed, 0))
         set_(self, "calibration_images",
              checks.integer("calibration_images", self.calibration_images, 1))
@@ -109,6 +126,12 @@ class Experiment:
         return json_ready(self)
 
 
+# The quick preset (``opticsim demo --quick``): every stage on a small slice, about a minute on
+# two cores; a smoke test of the pipeline whose accuracies are not meaningful.
+QUICK = {"quick": True, "train_size": 320, "test_size": 128, "epochs": 1,
+         "calibration_images": 32, "validation_images": 64, "finetune_images": 32}
+
+
 def _data(experiment: Experiment):
     options = {"seed": experiment.data_seed, "root": experiment.data_root,
                "size": experiment.image_size}
@@ -116,6 +139,8 @@ def _data(experiment: Experiment):
                                                                      **options)
     if experiment.train_size is not None:
         train = train.subset(min(experiment.train_size, len(train)))
+    if experiment.test_size is not None:
+        test = test.subset(min(experiment.test_size, len(test)))
     held_out = experiment.validation_images
     if held_out >= len(train):
         raise ValueError(f"validation_images must be below the {len(train)} training images, "
@@ -128,16 +153,20 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
     """Run ``experiment`` into ``folder`` and return the results written to ``results.json``.
 
     A new run needs an empty (or new) folder unless ``overwrite``; ``resume`` continues the
-    run whose checkpoints are in ``folder`` (same experiment required), redoing only the
-    stages that had not finished.
+    run whose checkpoints are in ``folder`` (same experiment required: ``ValueError`` naming
+    the settings that differ), redoing only the stages that had not finished. The folder,
+    then ``stage k/6: …`` as each stage starts, are printed to stderr; ``progress`` adds
+    progress bars and each model's score.
     """
     folder = Path(folder)
     saved = folder / "experiment.json"
     resuming = resume and saved.exists()
-    if resuming and json.loads(saved.read_text()) != experiment.to_dict():
-        raise ValueError(f"{saved} describes another experiment; resume with the same "
-                         "settings or use another folder")
-    if not resuming:
+    if resuming:
+        differs = differences(read_json(saved, "experiment settings"), experiment.to_dict())
+        if differs:
+            raise ValueError(f"{saved} describes another experiment ({'; '.join(differs)}); "
+                             "resume with the same settings or use another folder")
+    else:
         check_folder(folder, overwrite)
     started = time.perf_counter()
     times, scores, histories = {}, {}, {}
@@ -148,10 +177,21 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
         times[name] = round(time.perf_counter() - begin, 2)
         return value
 
+    def stage(name):
+        _say(f"stage {MODELS.index(name) + 1}/{len(MODELS)}: {STAGES[name]}")
+
+    def scored(name, accuracy):
+        scores[name] = accuracy_record(accuracy, len(test))
+        if progress:
+            seconds = f" ({times[name]} s)" if name in times else ""
+            _say(f"{name}: accuracy {accuracy_text(scores[name])}{seconds}")
+
     # The data first: a missing or corrupt dataset leaves no run folder behind.
     train, validation, test = timed("data", lambda: _data(experiment))
     if not resuming:
         prepare_folder(folder, overwrite)
+    _say(f"run folder {folder}" + (" (resuming)" if resuming else "")
+         + (f" — quick preset: {SMOKE}" if experiment.quick else ""))
     checkpoints = folder / "checkpoints"
     checkpoints.mkdir(exist_ok=True)
     if not resume:                              # --overwrite: a new run, old stages dropped
@@ -160,6 +200,7 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
     write_atomic(saved, (json.dumps(experiment.to_dict(), indent=2) + "\n").encode())
     models = {}
     for name in MODELS[:4]:
+        stage(name)
         settings = experiment.settings(name)
         logits = None
         if name == "student" and experiment.alpha > 0:
@@ -170,19 +211,19 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
             checkpoint=checkpoints / f"{name}.pt", resume=resume, device=device,
             progress=progress, desc=name))
         models[name] = models[name].cpu()
-        scores[name] = {"accuracy": classifier_accuracy(models[name], test.images, test.labels)}
-        _say(progress, f"{name}: accuracy {scores[name]['accuracy']:.3f} ({times[name]} s)")
+        scored(name, classifier_accuracy(models[name], test.images, test.labels))
 
+    stage("student_hardware")
     student, bench = models["student"], experiment.bench
     calibration_images = train.images[:experiment.calibration_images]
-    setups = {"student": timed("bench", lambda: prepare(bench, student, calibration_images))}
+    setups = {"student": timed("bench", lambda: prepare(bench, student, calibration_images,
+                                                        progress))}
     hardware = timed("student_hardware", lambda: student_on_hardware(
         student, *setups["student"], test.images, test.labels, seed=experiment.seed,
-        progress=progress))
-    scores["student_hardware"] = {"accuracy": hardware["accuracy"]}
-    _say(progress, f"student_hardware: accuracy {hardware['accuracy']:.3f} "
-                   f"({times['student_hardware']} s)")
+        progress=progress, desc="test"))
+    scored("student_hardware", hardware["accuracy"])
 
+    stage("student_hardware_finetuned")
     tuned_path = checkpoints / "student_hardware_finetuned.pt"
 
     def tune():
@@ -204,25 +245,28 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
         return tuned, losses
 
     tuned, tune_losses = timed("finetune", tune)
-    setups["finetuned"] = prepare(bench, tuned, calibration_images)
+    setups["finetuned"] = prepare(bench, tuned, calibration_images, progress)
     validated = timed("validation", lambda: {
-        name: student_on_hardware(model, *setups[name], validation.images, validation.labels,
-                                  seed=experiment.seed)["accuracy"]
+        name: accuracy_record(student_on_hardware(
+            model, *setups[name], validation.images, validation.labels, seed=experiment.seed,
+            progress=progress, desc=f"validation, {name}")["accuracy"], len(validation))
         for name, model in (("student", student), ("finetuned", tuned))})
-    kept = validated["finetuned"] >= validated["student"]
+    kept = validated["finetuned"]["accuracy"] >= validated["student"]["accuracy"]
     if kept:
         tuned_hardware = timed("student_hardware_finetuned", lambda: student_on_hardware(
             tuned, *setups["finetuned"], test.images, test.labels, seed=experiment.seed,
-            progress=progress))
+            progress=progress, desc="test"))
     else:
         tuned, tuned_hardware, setups["finetuned"] = student, hardware, setups["student"]
-    scores["student_hardware_finetuned"] = {"accuracy": tuned_hardware["accuracy"]}
-    _say(progress, f"student_hardware_finetuned: accuracy {tuned_hardware['accuracy']:.3f}")
+    scored("student_hardware_finetuned", tuned_hardware["accuracy"])
 
+    _say("writing the gray levels, figures, results.json and report.md")
     files = _write_outputs(folder, experiment, models, tuned, setups, hardware, tuned_hardware,
                            test, scores, histories)
     results = {
         "command": command,
+        "quick": experiment.quick,
+        **({"note": SMOKE} if experiment.quick else {}),
         "opticsim_version": __version__,
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
         "experiment": experiment.to_dict(),
@@ -235,6 +279,7 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
         "histories": histories,
         "stage_seconds": times,
         "elapsed_seconds": round(time.perf_counter() - started, 1),
+        "environment": environment(device),
         "files": files,
     }
     write_atomic(folder / "results.json", (json.dumps(results, indent=2) + "\n").encode())
@@ -242,9 +287,10 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
     return results
 
 
-def _say(progress: bool, text: str) -> None:
-    if progress:
-        tqdm.write(text, file=sys.stderr)
+def _say(text: str) -> None:
+    """One line on stderr that leaves the progress bars whole."""
+    tqdm.write(text, file=sys.stderr)
+
 
 def _hardware_summary(fourf, tuned_fourf) -> dict:
     """The bench as simulated: elements, sampling and the exposure settings of both runs."""
@@ -317,25 +363,35 @@ def _write_outputs(folder: Path, experiment, models, tuned, setups, hardware, tu
 
 
 def report_markdown(results: dict) -> str:
-    """A short Markdown report of one run."""
+    """A short Markdown report of one run, each accuracy with its 95 % interval."""
     e, data, hardware = results["experiment"], results["data"], results["hardware"]
-    rows = [f"| {name} | {results[name]['accuracy']:.3f} | "
+    rows = [f"| {name} | {accuracy_text(results[name])} | "
             f"{results['stage_seconds'].get(name, 0):.0f} |" for name in MODELS]
+    validated = results["finetune"]["validation_accuracy"]
     verdict = "the student was kept as it was (fine-tuning did not help)"
+    cpu = results["environment"]["cpu"]
     gain_kd = results["student"]["accuracy"] - results["student_no_kd"]["accuracy"]
     gain_linear = results["student"]["accuracy"] - results["baseline"]["accuracy"]
     lines = [
         "# Knowledge distillation into an optical 4f student",
         "",
+        *([f"**Quick preset (`--quick`): {SMOKE}.** It checks that every stage runs; "
+           "run without `--quick` for the comparison.", ""] if results["quick"] else []),
         f"{data['dataset']}: {data['train']} training, {data['validation']} validation and "
         f"{data['test']} test images of "
         f"{'×'.join(map(str, data['image_shape']))}; teacher widths {e['teacher_channels']}, "
         f"student widths {e['channels']}, {e['epochs']} epochs, KD at T = {e['temperature']}, "
         f"α = {e['alpha']}, seed {e['seed']}, {e['readout']} readout.",
         "",
-        "| model | test accuracy | seconds |",
+        "| model | test accuracy [95 % interval] | seconds |",
         "|---|---|---|",
         *rows,
+        "",
+        f"Intervals: Wilson score, from the {data['test']} test images. Computed on "
+        f"{cpu['model']} ({cpu['usable_cores']} cores, torch "
+        f"{results['environment']['packages']['torch']}); another CPU, thread count or "
+        "library version trains to other, statistically equivalent numbers (the environment "
+        "is in results.json).",
         "",
         f"KD adds {gain_kd:+.3f} to the optical student trained on labels alone; the optical "
         f"student scores {gain_linear:+.3f} against the strictly linear CNN (the camera's "
@@ -350,8 +406,8 @@ def report_markdown(results: dict) -> str:
         f"{e['finetune_epochs']} epoch(s) on {e['finetune_images']} training images with the "
         "hardware model in the loop; on the "
         f"{data['validation']} held-out validation images it scored "
-        f"{results['finetune']['validation_accuracy']['finetuned']:.3f} on the bench against "
-        f"{results['finetune']['validation_accuracy']['student']:.3f} before, so "
+        f"{accuracy_text(validated['finetuned'])} on the bench against "
+        f"{accuracy_text(validated['student'])} before, so "
         f"{'the fine-tuned student was kept' if results['finetune']['kept'] else verdict}.",
         "",
         *(f"![{name}]({name})" for name in results["files"]["figures"]),

@@ -26,12 +26,22 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def _error_bar(score: dict, metric: str) -> tuple[float, float]:
+    """How far below and above ``score[metric]`` its error bar reaches: to the ends of its
+    ``interval`` where given, else ``±{metric}_std``, else nowhere."""
+    if "interval" in score:
+        low, high = score["interval"]
+        return score[metric] - low, high - score[metric]
+    spread = score.get(f"{metric}_std", 0.0)
+    return spread, spread
+
+
 def accuracy_bars(scores: dict, metric: str = "accuracy", title: str = "") -> bytes:
-    """Bars of ``scores[name][metric]`` (with ``±std`` error bars where given) for each model
-    in :data:`LABELS` order, each labelled with its value."""
+    """Bars of ``scores[name][metric]`` for each model in :data:`LABELS` order, each labelled
+    with its value, with error bars of its ``interval`` (e.g. 95 % Wilson) or ``±std``."""
     names = [name for name in LABELS if name in scores]
     values = [scores[name][metric] for name in names]
-    errors = [scores[name].get(f"{metric}_std", 0.0) for name in names]
+    errors = np.transpose([_error_bar(scores[name], metric) for name in names])
     figure = Figure(figsize=(8, 3.6), layout="constrained")
     axes = figure.subplots()
     colours = ["#555555", "#999999", "#7fa7d1", "#1f5fa8", "#d1892f", "#2f9a4a"][:len(names)]

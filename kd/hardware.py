@@ -119,7 +119,7 @@ def optical_layer(student: SCLCStudent, fourf: FourF, image_shape, hardware: boo
                          shot_noise="gaussian", seed=seed)
 
 
-def expose(bench: Bench, student: SCLCStudent, images) -> FourF:
+def expose(bench: Bench, student: SCLCStudent, images, progress: bool = False) -> FourF:
     """The bench's 4f with the laser attenuated so that the brightest pixel of ``images``
     ``(B, 1, H, W)`` collects ``bench.fill`` of the full well in ``bench.exposure``
     (:meth:`FourF.exposed` with the student's quantised displays)."""
@@ -127,16 +127,18 @@ def expose(bench: Bench, student: SCLCStudent, images) -> FourF:
     fourf = bench.fourf(image_shape, kernel_shape, student.readout)
     layout = fourf.layout(1, student.cascade.out_channels, image_shape, kernel_shape)
     return fourf.exposed(images, gray=student_gray(student, fourf, layout), layout=layout,
-                         fill=bench.fill)
+                         fill=bench.fill, progress=progress)
 
 
 # --- frames, calibration, evaluation ----------------------------------------------------------
 
 def engine_frames(student: SCLCStudent, fourf: FourF, images, *, seed: int = 0,
-                  batch_size: int = 64, progress: bool = False) -> np.ndarray:
+                  batch_size: int = 64, progress: bool = False,
+                  desc: str = "engine") -> np.ndarray:
     """Camera frames ``(N, C, th, tw)`` (DN; signed for the differential readout) of ``images``
     ``(N, 1, H, W)`` through the NumPy engine (:meth:`FourF.run`) showing the exported gray
-    levels (:func:`student_gray`), with the camera noise of ``seed``."""
+    levels (:func:`student_gray`), with the camera noise of ``seed``; ``progress``: a bar
+    named ``desc``."""
     images = np.asarray(images)
     layout = fourf.layout(1, student.cascade.out_channels, images.shape[-2:],
                           student.cascade.kernel_shape)
@@ -144,7 +146,7 @@ def engine_frames(student: SCLCStudent, fourf: FourF, images, *, seed: int = 0,
     rng = np.random.default_rng(seed)
     frames = []
     for start in tqdm(range(0, len(images), batch_size), disable=not progress, leave=False,
-                      desc="engine", unit="batch", file=sys.stderr):
+                      desc=desc, unit="batch", file=sys.stderr):
         frames.append(fourf.run(images[start:start + batch_size], gray=gray, layout=layout,
                                 rng=rng).astype(np.float32))
     return np.concatenate(frames)
@@ -182,24 +184,31 @@ class Calibration:
         return cls(np.array(gain), np.array(offset))
 
 
-def calibrate(student: SCLCStudent, fourf: FourF, images) -> Calibration:
+def calibrate(student: SCLCStudent, fourf: FourF, images, *, batch_size: int = 64,
+              progress: bool = False) -> Calibration:
     """:class:`Calibration` of ``fourf`` for ``student`` from the noise-free camera response
-    (torch layer, unquantised) to ``images`` against the ideal signal."""
+    (torch layer, unquantised) to ``images`` against the ideal signal, ``batch_size`` images
+    at a time (``progress``: a bar over the batches)."""
     images = torch.as_tensor(np.asarray(images))
     layer = optical_layer(student, fourf, tuple(images.shape[-2:]), hardware=False).eval()
     layout = layer.layout(tuple(images.shape[-2:]))
+    frames, signal = [], []
     with torch.no_grad():
         phases = student_phases(student, fourf, layout)
-        frames = layer(images, values=phases)
-        signal = student.camera_signal(images)
-    return Calibration.fit(frames.numpy(), signal.numpy())
+        for batch in tqdm(images.split(batch_size), disable=not progress, leave=False,
+                          desc="calibration", unit="batch", file=sys.stderr):
+            frames.append(layer(batch, values=phases))
+            signal.append(student.camera_signal(batch))
+    return Calibration.fit(torch.cat(frames).numpy(), torch.cat(signal).numpy())
 
 
-def prepare(bench: Bench, student: SCLCStudent, calibration_images) -> tuple[FourF, Calibration]:
+def prepare(bench: Bench, student: SCLCStudent, calibration_images,
+            progress: bool = False) -> tuple[FourF, Calibration]:
     """The bench's 4f exposed for ``student`` (:func:`expose`) and its camera calibrated
-    (:func:`calibrate`) on ``calibration_images`` (training images, as in the lab)."""
-    fourf = expose(bench, student, calibration_images)
-    return fourf, calibrate(student, fourf, calibration_images)
+    (:func:`calibrate`) on ``calibration_images`` (training images, as in the lab);
+    ``progress``: a bar for each."""
+    fourf = expose(bench, student, calibration_images, progress)
+    return fourf, calibrate(student, fourf, calibration_images, progress=progress)
 
 
 def classify_frames(student: SCLCStudent, frames, calibration: Calibration,

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from opticsim import checks
-from opticsim.files import read_torch, write_atomic
+from opticsim.files import differences, read_torch, write_atomic
 
 from .losses import ALPHA, TEMPERATURE, kd_loss
 from .models import READOUTS, LinearCNN, SCLCStudent, Teacher
@@ -134,10 +134,9 @@ def load_checkpoint(path, settings: Settings | None = None) -> dict:
         raise ValueError(f"checkpoint {path} is not an opticsim kd checkpoint (it lacks "
                          f"{sorted(missing)})")
     if settings is not None and state["settings"] != settings.to_dict():
-        changed = sorted(key for key, value in settings.to_dict().items()
-                         if state["settings"].get(key) != value)
-        raise ValueError(f"checkpoint {path} was written with other settings ({', '.join(changed)} "
-                         "differ); use another folder or the same settings")
+        changed = differences(state["settings"], settings.to_dict())
+        raise ValueError(f"checkpoint {path} was written with other settings "
+                         f"({'; '.join(changed)}); use another folder or the same settings")
     return state
 
 

@@ -4,9 +4,10 @@
   CNN teacher, a linear CNN baseline and the SCLC optical student without and with knowledge
   distillation, evaluates the student on a hardware bench through the engine and after
   hardware-aware fine-tuning, exports the Fourier-SLM gray levels, and writes
-  ``results.json``, figures and ``report.md`` into a new run folder (:mod:`kd.experiment`).
+  ``results.json``, figures and ``report.md`` into a new run folder (:mod:`kd.experiment`);
+  ``--quick`` does all of it on a small slice as a smoke test.
 - ``opticsim train``: the same comparison with every knob exposed, over several ``--seeds``,
-  summarised as mean ± std.
+  summarised as mean ± std and each seed's 95 % interval.
 - ``opticsim eval``: one checkpoint's test accuracy, and a student's on the hardware bench.
 - ``opticsim sweep``: a kernel's convolution error, or a student's accuracy, over a grid of
   the bench's element fields, on local processes or a Dask cluster (:mod:`opticsim.sweep`).
@@ -20,15 +21,18 @@
 A list option takes its values comma- or space-separated, or both: ``--channels 8,16,16``
 and ``--channels 8 16 16`` are the same.
 
-Every user error is one line ``opticsim <command>: error: …`` and a non-zero exit code.
+Every user error is one line ``opticsim <command>: error: …`` and a non-zero exit code; Ctrl-C
+is one line (with the command that resumes a demo, train or sweep) and exit code 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import math
+import shlex
 import sys
 from pathlib import Path
 
@@ -39,6 +43,8 @@ from .files import prepare_folder, write_atomic
 
 SEED_KEYS = ("teacher", "baseline", "student_no_kd", "student", "student_hardware",
              "student_hardware_finetuned")
+# The commands that write a run folder and resume it, and the file that marks a run there.
+RUNS = {"demo": "experiment.json", "train": "seed-*/experiment.json", "sweep": "sweep.json"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,22 +83,17 @@ def _integers(group, *names, default, help: str) -> None:
 
 
 def _experiment(args: argparse.Namespace, seed: int):
-    from kd.experiment import Experiment
+    """The experiment of the options, on the quick preset's settings with ``--quick``; an
+    option given explicitly (not None) overrides the preset."""
+    from kd.experiment import QUICK, Experiment
     from kd.hardware import Bench
 
     bench = Bench(laser=args.laser, fourier_slm=args.fourier_slm, camera=args.camera,
                   exposure=args.exposure, input_bits=args.input_bits)
-    return Experiment(
-        dataset=args.dataset, data_root=args.data_root, image_size=args.image_size,
-        train_size=args.train_size, data_seed=args.data_seed, seed=seed,
-        teacher_channels=args.teacher_channels, channels=args.channels,
-        kernel_size=args.kernel_size, downsample=args.downsample,
-        spectral_kernel_size=args.spectral_kernel_size, hidden=args.hidden,
-        dropout=args.dropout, readout=args.readout, temperature=args.temperature,
-        alpha=args.alpha,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, bench=bench,
-        calibration_images=args.calibration_images, validation_images=args.validation_images,
-        finetune_images=args.finetune_images, finetune_epochs=args.finetune_epochs)
+    given = {field.name: getattr(args, field.name) for field in dataclasses.fields(Experiment)
+             if field.name not in ("seed", "bench", "quick")
+             and getattr(args, field.name) is not None}
+    return Experiment(**{**(QUICK if args.quick else {}), **given, "seed": seed, "bench": bench})
 
 
 def _command(argv) -> str:
@@ -118,29 +119,67 @@ def _run_one(args, seed: int, folder: Path, argv) -> dict:
                progress=args.progress, device=_device(args.device), command=_command(argv))
 
 
+def _run_folder(args) -> Path:
+    """The run folder of a demo, train or sweep: ``--out``; with ``--resume`` alone the run
+    folder ``runs/<command>-*`` whose run started last; else a new ``runs/<command>-<time>``."""
+    if args.out:
+        return Path(args.out)
+    marker = RUNS[args.command]
+    if args.resume:
+        started = {folder: max(path.stat().st_mtime for path in folder.glob(marker))
+                   for folder in Path("runs").glob(f"{args.command}-*")
+                   if any(folder.glob(marker))}
+        if not started:
+            raise ValueError(f"--resume without --out continues the latest run folder "
+                             f"runs/{args.command}-* (one holding {marker}), and there is none "
+                             f"in {Path.cwd()}; give the run folder with --out")
+        return max(started, key=started.get)
+    return Path(datetime.datetime.now().strftime(f"runs/{args.command}-%Y%m%d-%H%M%S"))
+
+
+def _resume_command(args, argv) -> str:
+    """The command line that resumes the interrupted run of ``argv``: the same options with
+    its run folder as ``--out``, ``--resume`` and no ``--overwrite``."""
+    words = [word for word in argv if word != "--overwrite"]
+    if not any(word == "--out" or word.startswith("--out=") for word in words):
+        words += ["--out", str(args.out)]
+    if "--resume" not in words:
+        words.append("--resume")
+    return "opticsim " + shlex.join(words)
+
+
 def _print_scores(results: dict) -> None:
+    from kd.evaluate import accuracy_text
+
     for key in SEED_KEYS:
-        print(f"{key:>27}: accuracy {results[key]['accuracy']:.3f}")
+        print(f"{key:>27}: accuracy {accuracy_text(results[key])}")
 
 
 def _demo(args, argv) -> int:
-    folder = Path(args.out or datetime.datetime.now().strftime("runs/demo-%Y%m%d-%H%M%S"))
+    from kd.experiment import SMOKE
+
+    folder = Path(args.out)
     results = _run_one(args, args.seed, folder, argv)
     _print_scores(results)
     print(f"wrote {folder}/ (results.json, report.md, figures, slm_gray.npz) in "
-          f"{results['elapsed_seconds']:.0f} s")
+          f"{results['elapsed_seconds']:.0f} s" + (f"; quick preset: {SMOKE}"
+                                                    if results["quick"] else ""))
     return 0
 
 
 def summarise(runs: dict) -> dict:
-    """Mean and sample standard deviation over seeds of each model's accuracy;
-    ``runs`` maps seed → results."""
+    """Mean, sample standard deviation and range over seeds of each model's accuracy, with
+    each seed's 95 % interval; ``runs`` maps seed → results."""
     summary = {}
     for key in SEED_KEYS:
         values = np.array([results[key]["accuracy"] for results in runs.values()])
         summary[key] = {"accuracy": float(values.mean()),
                         "accuracy_std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-                        "per_seed": values.tolist()}
+                        "range": [float(values.min()), float(values.max())],
+                        "per_seed": values.tolist(),
+                        "per_seed_interval": [results[key]["interval"]
+                                              for results in runs.values()],
+                        "n": [results[key]["n"] for results in runs.values()]}
     gains = np.array([r["student"]["accuracy"] - r["student_no_kd"]["accuracy"]
                       for r in runs.values()])
     summary["kd_gain"] = {"mean": float(gains.mean()),
@@ -150,13 +189,20 @@ def summarise(runs: dict) -> dict:
 
 
 def summary_markdown(summary: dict, seeds, command: str) -> str:
-    """The mean ± std table of :func:`summarise` in Markdown."""
-    lines = [f"Test accuracy over seeds {', '.join(map(str, seeds))} (mean ± sample std):", "",
-             "| model | accuracy | per seed |", "|---|---|---|"]
+    """The table of :func:`summarise` in Markdown: mean ± std, range and each seed's score
+    with its 95 % interval."""
+    from kd.evaluate import accuracy_text
+
+    lines = [f"Test accuracy over seeds {', '.join(map(str, seeds))}: mean ± sample std, range, "
+             "and each seed's score [95 % Wilson interval from its test images]:", "",
+             "| model | mean ± std | range | per seed [95 % interval] |", "|---|---|---|---|"]
     for key in SEED_KEYS:
         entry = summary[key]
+        per_seed = [accuracy_text({"accuracy": value, "interval": interval})
+                    for value, interval in zip(entry["per_seed"], entry["per_seed_interval"])]
         lines.append(f"| {key} | {entry['accuracy']:.3f} ± {entry['accuracy_std']:.3f} | "
-                     + ", ".join(f"{v:.3f}" for v in entry["per_seed"]) + " |")
+                     f"{entry['range'][0]:.3f} – {entry['range'][1]:.3f} | "
+                     + ", ".join(per_seed) + " |")
     gain = summary["kd_gain"]
     lines += ["", f"KD gain (student − student_no_kd): {gain['mean']:+.3f} ± {gain['std']:.3f} "
               "(" + ", ".join(f"{v:+.3f}" for v in gain["per_seed"]) + ")", "",
@@ -167,7 +213,9 @@ def summary_markdown(summary: dict, seeds, command: str) -> str:
 def _train(args, argv) -> int:
     from kd.figures import accuracy_bars
 
-    folder = Path(args.out or datetime.datetime.now().strftime("runs/train-%Y%m%d-%H%M%S"))
+    from .environment import environment
+
+    folder = Path(args.out)
     _device(args.device)
     _experiment(args, args.seeds[0])            # bad settings fail before any folder is made
     if not args.resume:
@@ -180,7 +228,8 @@ def _train(args, argv) -> int:
     document = {"command": command, "opticsim_version": __version__, "seeds": list(args.seeds),
                 "summary": summary,
                 "experiment": {k: v for k, v in runs[args.seeds[0]]["experiment"].items()
-                               if k != "seed"}}
+                               if k != "seed"},
+                "environment": environment(args.device)}
     write_atomic(folder / "summary.json", (json.dumps(document, indent=2) + "\n").encode())
     table = summary_markdown(summary, args.seeds, command)
     write_atomic(folder / "summary.md", table.encode())
@@ -193,27 +242,33 @@ def _train(args, argv) -> int:
 
 def _eval(args, argv) -> int:
     from kd.data import load
-    from kd.evaluate import classifier_accuracy, student_on_hardware
+    from kd.evaluate import accuracy_record, classifier_accuracy, student_on_hardware
     from kd.hardware import Bench, prepare
     from kd.models import SCLCStudent
     from kd.train import restore
 
+    from .environment import environment
+
     test = load(args.dataset, "test", seed=args.data_seed, root=args.data_root,
                 size=args.image_size)
     model, settings = restore(args.checkpoint, test.images.shape[1], len(test.classes))
+    score = accuracy_record(classifier_accuracy(model, test.images, test.labels), len(test))
     result = {"checkpoint": str(args.checkpoint), "model": settings.model,
               "dataset": args.dataset, "test": len(test),
-              "accuracy": classifier_accuracy(model, test.images, test.labels)}
+              "accuracy": score["accuracy"], "interval": score["interval"]}
     if isinstance(model, SCLCStudent) and args.hardware:
         train = load(args.dataset, "train", seed=args.data_seed, root=args.data_root,
                      size=args.image_size)
         bench = Bench(laser=args.laser, fourier_slm=args.fourier_slm, camera=args.camera,
                       exposure=args.exposure, input_bits=args.input_bits)
-        setup = prepare(bench, model, train.images[:args.calibration_images])
-        hardware = student_on_hardware(model, *setup, test.images, test.labels, seed=args.seed,
-                                       progress=args.progress)
+        setup = prepare(bench, model, train.images[:args.calibration_images], args.progress)
+        hardware = accuracy_record(student_on_hardware(
+            model, *setup, test.images, test.labels, seed=args.seed,
+            progress=args.progress)["accuracy"], len(test))
         result["hardware_accuracy"] = hardware["accuracy"]
+        result["hardware_interval"] = hardware["interval"]
         result["bench"] = bench.to_dict()
+    result["environment"] = environment()
     text = json.dumps(result, indent=2) + "\n"
     if args.out:
         path = Path(args.out)
@@ -279,7 +334,7 @@ def _sweep(args, argv) -> int:
         kernel = np.random.default_rng(args.kernel_seed).standard_normal((args.kernel_size,) * 2)
         metric = KernelError(kernel, images[:, 0])
         base = metric.expose(bench.fourf(images.shape[-2:], kernel.shape), bench.fill)
-    folder = Path(args.out or datetime.datetime.now().strftime("runs/sweep-%Y%m%d-%H%M%S"))
+    folder = Path(args.out)
     records = run(metric, base, parameters, mode=args.mode,
                   **{**run_options(args), "out": folder})
     for name in metric.names:
@@ -550,15 +605,22 @@ def _bench_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--input-bits", type=int, default=default.input_bits,
                        help="bit depth of the amplitude input SLM")
     group.add_argument("--calibration-images", type=int, default=256,
-                       help="training images that set the exposure and camera gain")
+                       help="training images that set the exposure and camera gain "
+                       "(default 256)")
 
 
 def _experiment_options(parser: argparse.ArgumentParser, seeds: bool) -> None:
-    from kd.experiment import Experiment
+    from kd.experiment import QUICK, SMOKE, Experiment
 
     default = Experiment()
+    preset = ", ".join(f"--{name.replace('_', '-')} {value}" for name, value in QUICK.items()
+                       if name != "quick")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"the quick preset: every stage on a small slice in about a minute "
+                        f"({preset}; options given override it), a {SMOKE}")
     _data_options(parser)
     parser.add_argument("--train-size", type=int, help="use the first N training images")
+    parser.add_argument("--test-size", type=int, help="use the first N test images")
     model = parser.add_argument_group("models")
     _integers(model, "--teacher-channels", default=default.teacher_channels,
               help="convolution widths of the teacher and the linear baseline")
@@ -580,23 +642,28 @@ def _experiment_options(parser: argparse.ArgumentParser, seeds: bool) -> None:
     train.add_argument("--temperature", type=float, default=default.temperature)
     train.add_argument("--alpha", type=float, default=default.alpha,
                        help="weight of the soft (KD) term")
-    train.add_argument("--epochs", type=int, default=default.epochs)
+    train.add_argument("--epochs", type=int, help=f"default {default.epochs}")
     train.add_argument("--batch-size", type=int, default=default.batch_size)
     train.add_argument("--lr", type=float, default=default.lr)
-    train.add_argument("--validation-images", type=int, default=default.validation_images,
-                       help="training images held out to accept or reject the fine-tuning")
-    train.add_argument("--finetune-images", type=int, default=default.finetune_images)
+    train.add_argument("--validation-images", type=int,
+                       help="training images held out to accept or reject the fine-tuning "
+                       f"(default {default.validation_images})")
+    train.add_argument("--finetune-images", type=int,
+                       help=f"default {default.finetune_images}")
     train.add_argument("--finetune-epochs", type=int, default=default.finetune_epochs)
     if seeds:
         _integers(train, "--seeds", default=(0, 1, 2), help="training seeds, one run each")
     else:
         train.add_argument("--seed", type=int, default=0)
     _bench_options(parser)
+    # options the quick preset sets: None when not given (kd.experiment.Experiment's default)
+    parser.set_defaults(**{name: None for name in QUICK if name != "quick"})
     parser.add_argument("--out", help="run folder")
     parser.add_argument("--overwrite", action="store_true",
                         help="start again in an existing non-empty run folder")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --out from its checkpoints")
+                        help="continue the run in --out (default: the latest run folder) "
+                        "from its checkpoints")
     _common(parser)
 
 
@@ -713,7 +780,8 @@ def _user_error(error: Exception) -> str:
 
 def main(argv=None) -> int:
     """Run the ``opticsim`` command line on ``argv`` (default ``sys.argv[1:]``); returns the
-    exit code: 0, 1 for a user error (one line on stderr), 2 for a usage error."""
+    exit code: 0, 1 for a user error (one line on stderr), 2 for a usage error, 130 for
+    Ctrl-C (one line, with the command that resumes a run)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = parser().parse_args(argv)
@@ -724,7 +792,14 @@ def main(argv=None) -> int:
             if getattr(args, option, None) == "":
                 raise ValueError(f"--{option.replace('_', '-')} must be a path, got an empty "
                                  "string")
+        if args.command in RUNS:
+            args.out = str(_run_folder(args))
         return args.handler(args, argv)
     except (ValueError, OSError) as error:  # FileExistsError, PermissionError… are OSErrors
         print(f"opticsim {args.command}: error: {_user_error(error)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        resume = (f"; resume with: {_resume_command(args, argv)}"
+                  if args.command in RUNS and args.out else "")
+        print(f"\nopticsim {args.command}: interrupted{resume}", file=sys.stderr)
+        return 130

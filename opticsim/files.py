@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -71,3 +72,44 @@ def read_torch(path, what: str = "checkpoint"):
     except Exception as error:                  # pickle, zip and torch all raise their own
         raise ValueError(f"{what} {path} is not a readable opticsim {what} "
                          f"({error_summary(error)})") from None
+
+
+def read_json(path, what: str = "file") -> dict:
+    """The JSON object in ``path`` (a run folder's settings); ``FileNotFoundError`` when it is
+    missing, ``ValueError`` naming the file as ``what`` when it is unreadable or not an
+    object."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError) as error:      # UnicodeDecodeError and JSONDecodeError too
+        raise ValueError(f"{what} {path} is not readable ({error_summary(error)})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} {path} is not readable (a JSON {type(value).__name__}, "
+                         "not an object)")
+    return value
+
+
+_ABSENT = object()          # a key one side lacks
+
+
+def differences(saved: dict, wanted: dict, ignore=()) -> list[str]:
+    """The settings in which ``saved`` (those a run folder or checkpoint was made with) and
+    ``wanted`` differ, sorted, each as ``"key: saved there, wanted now"``; nested objects by
+    dotted keys, a key one side lacks as ``absent``, keys in ``ignore`` left out."""
+    lines = []
+    for key in sorted((set(saved) | set(wanted)) - set(ignore)):
+        old, new = saved.get(key, _ABSENT), wanted.get(key, _ABSENT)
+        if isinstance(old, dict) and isinstance(new, dict):
+            lines += [f"{key}.{line}" for line in differences(old, new)]
+        elif old != new:
+            lines.append(f"{key}: {_shown(old)} there, {_shown(new)} now")
+    return lines
+
+
+def _shown(value, limit: int = 40) -> str:
+    if value is _ABSENT:
+        return "absent"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import math
 import dataclasses
+import sys
 from dataclasses import KW_ONLY, dataclass
 from functools import partial
 
 import numpy as np
+from tqdm import tqdm
 
 from . import _kernels, checks, fft, readout
 from .camera import Camera, photon_energy
@@ -607,11 +609,12 @@ class FourF:
     # --- exposure -------------------------------------------------------------------------
 
     def exposed(self, images, mask=None, *, gray=None, layout=None, fill: float = 0.8,
-                batch_size: int = 64) -> "FourF":
+                batch_size: int = 64, progress: bool = False) -> "FourF":
         """This system with the laser power set as a lab sets it (attenuator or ND filter): the
         brightest camera pixel of ``images`` through the displays (``mask`` or ``gray``, as
         :meth:`run` takes them; each ± capture of a differential pair apart) collects ``fill``
-        of the camera's full well in its exposure, noise-free.
+        of the camera's full well in its exposure, noise-free. ``progress``: a progress bar
+        over the batches of ``batch_size`` images, on stderr.
 
         Electrons scale with power: ``e = I·A·FF·QE·t/(hc/λ)`` for the peak irradiance ``I``
         (W/m²) on a pixel of area ``A`` and fill factor ``FF``, so ``P' = P·fill·FWC/e``.
@@ -627,11 +630,15 @@ class FourF:
         images = images[None] if images.ndim == 2 else images
         bare = dataclasses.replace(self, camera=None, readout="intensity")
         peak = 0.0
-        for half in halves:
-            source = {"mask": half} if gray is None else {"gray": half}
-            for start in range(0, len(images), batch_size):
-                frames = bare.run(images[start:start + batch_size], layout=layout, **source)
-                peak = max(peak, float(frames.max()))
+        starts = range(0, len(images), batch_size)
+        with tqdm(total=len(halves) * len(starts), disable=not progress, desc="exposure",
+                  unit="batch", leave=False, file=sys.stderr) as bar:
+            for half in halves:
+                source = {"mask": half} if gray is None else {"gray": half}
+                for start in starts:
+                    frames = bare.run(images[start:start + batch_size], layout=layout, **source)
+                    peak = max(peak, float(frames.max()))
+                    bar.update(1)
         camera = self.camera
         electrons = (peak * camera.pitch[0] * camera.pitch[1] * camera.fill_factor * camera.qe
                      * camera.exposure / photon_energy(self.wavelength))

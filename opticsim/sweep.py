@@ -41,8 +41,9 @@ import numpy as np
 import scipy.signal
 from tqdm import tqdm
 
-from . import __version__, checks, readout
-from .files import write_atomic
+from . import checks, readout
+from .environment import environment
+from .files import differences, read_json, write_atomic
 from .fourf import FourF
 from .slm import double_phase
 
@@ -432,15 +433,12 @@ def _prepare(folder: Path, spec: dict, resume: bool, overwrite: bool) -> bool:
         if not resume:
             raise FileExistsError(f"{folder} holds a sweep; pass resume=True (--resume) to "
                                   f"continue it or overwrite=True (--overwrite) to replace it")
-        try:
-            earlier = json.loads(spec_path.read_text())
-        except (OSError, ValueError) as error:
-            raise ValueError(f"cannot read {spec_path}: {error}") from None
-        differs = sorted(k for k in set(spec) | set(earlier)
-                         if k != "version" and spec.get(k) != earlier.get(k))
+        # where and with what it ran may change; "version": sweeps before the environment
+        differs = differences(read_json(spec_path, "sweep settings"), spec,
+                              ignore=("version", "environment"))
         if differs:
-            raise ValueError(f"the sweep in {folder} was made with other settings (differing: "
-                             f"{', '.join(differs)}); use another folder or overwrite")
+            raise ValueError(f"the sweep in {folder} was made with other settings "
+                             f"({'; '.join(differs)}); use another folder or overwrite")
         return True
     if folder.is_dir() and any(folder.iterdir()) and not spec_path.exists() and not overwrite:
         raise FileExistsError(f"{folder} is not empty and holds no sweep; choose another "
@@ -485,7 +483,8 @@ def run(metric: Metric, base: FourF, parameters: Mapping[str, Sequence], *,
         if out is not None:
             spec = {"parameters": _plain({n: list(v) for n, v in parameters.items()}),
                     "mode": mode, "repeats": repeats, "seed": seed,
-                    "metric": metric.describe(), "base": describe(base), "version": __version__}
+                    "metric": metric.describe(), "base": describe(base),
+                    "environment": environment()}
             if _prepare(table.folder, spec, resume, overwrite) and (
                     table.folder / TABLE).exists():
                 table.load(table.folder / TABLE)

@@ -14,7 +14,7 @@ import torch
 from opticsim import Camera, Field, FourF, Laser, Lens, SLM, SamplingWarning, propagate
 from opticsim.checks import ArgumentTypeError
 from opticsim.cli import main
-from opticsim.files import prepare_folder, write_atomic
+from opticsim.files import differences, prepare_folder, read_json, write_atomic
 from opticsim.torch import (CameraResponse, Optical4fConv, kernel_from_mask, mask_from_kernel,
                             masks_from_kernels)
 
@@ -458,3 +458,26 @@ def test_run_folders_and_files_get_the_users_umask(tmp_path, umask):
     assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~umask
     assert stat.S_IMODE((folder / "results.json").stat().st_mode) == 0o666 & ~umask
     assert (folder / "results.json").read_bytes() == b"{}"
+
+
+def test_settings_that_differ_are_named_with_both_values():
+    saved = {"epochs": 8, "bench": {"exposure": 1e-4, "laser": "dpss-532"}, "quick": False,
+             "command": "opticsim demo " + "x" * 60}
+    wanted = {"epochs": 2, "bench": {"exposure": 2e-4, "laser": "dpss-532"}, "hidden": [512],
+              "command": "opticsim demo"}
+    assert differences(saved, wanted, ignore=("command",)) == [
+        "bench.exposure: 0.0001 there, 0.0002 now", "epochs: 8 there, 2 now",
+        "hidden: absent there, [512] now", "quick: False there, absent now"]
+    assert differences(saved, wanted)[1] == (f"command: {repr(saved['command'])[:39]}… there, "
+                                             "'opticsim demo' now")
+    assert differences(saved, dict(saved)) == []
+
+
+@pytest.mark.parametrize("content", [b"{ not json", b"[1, 2]", b"\xff\xfe"])
+def test_an_unreadable_settings_file_is_named(tmp_path, content):
+    path = tmp_path / "experiment.json"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"experiment settings {path} is not readable"):
+        read_json(path, "experiment settings")
+    with pytest.raises(FileNotFoundError, match="absent.json"):
+        read_json(tmp_path / "absent.json")

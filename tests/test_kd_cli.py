@@ -1,13 +1,20 @@
 """``opticsim demo / train / eval`` end to end on a tiny setting: every file promised, the six
-scores, mean ± std over seeds, resume without retraining, one-line errors that lose nothing."""
+scores with their intervals and the environment, mean ± std over seeds, the quick preset,
+stages, Ctrl-C and resume without retraining, one-line errors that lose nothing."""
 
 import csv
 import json
+import shlex
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from opticsim.cli import main
+import kd.experiment
+from kd.evaluate import wilson_interval
+from opticsim.cli import _experiment, main, parser
 
 TINY = ["--train-size", "48", "--epochs", "1", "--channels", "2,2", "--teacher-channels", "2,2",
         "--hidden", "8", "--calibration-images", "8", "--validation-images", "8",
@@ -35,16 +42,29 @@ def test_train_writes_every_seed_and_the_summary(train_run):
         assert entry["per_seed"] == per_seed
         assert entry["accuracy"] == pytest.approx(np.mean(per_seed))
         assert entry["accuracy_std"] == pytest.approx(np.std(per_seed, ddof=1))
-    assert "± " in (folder / "summary.md").read_text()
+        assert entry["range"] == [min(per_seed), max(per_seed)]
+        assert entry["per_seed_interval"] == [
+            list(wilson_interval(round(a * 450), 450)) for a in per_seed]
+    table = (folder / "summary.md").read_text()
+    assert "± " in table and "95 % interval" in table
+    low, high = summary["summary"]["student"]["per_seed_interval"][1]
+    assert f"[{low:.3f}, {high:.3f}]" in table
+    assert summary["environment"]["packages"]["opticsim"] == summary["opticsim_version"]
     assert (folder / "accuracy.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_a_run_folder_holds_results_figures_report_and_gray_levels(train_run):
     folder = train_run[1] / "seed-0"
     results = json.loads((folder / "results.json").read_text())
+    count = results["data"]["test"]
     for key in KEYS:
-        assert 0 <= results[key]["accuracy"] <= 1
+        accuracy = results[key]["accuracy"]
+        assert results[key] == {"accuracy": accuracy, "n": count,
+                                "interval": list(wilson_interval(round(accuracy * count),
+                                                                 count))}
     assert results["experiment"]["seed"] == 0 and results["experiment"]["epochs"] == 1
+    assert results["quick"] is False and "note" not in results
+    assert {"packages", "cpu", "threads", "libraries", "device"} <= set(results["environment"])
     assert set(results["stage_seconds"]) >= set(KEYS[:4]) | {"finetune"}
     for name in results["files"]["figures"]:
         assert (folder / name).read_bytes().startswith(b"\x89PNG")
@@ -53,7 +73,11 @@ def test_a_run_folder_holds_results_figures_report_and_gray_levels(train_run):
     gray = np.load(folder / "slm_gray.npz")
     grid = results["hardware"]["grid"]
     assert gray["student_finetuned"].shape == (2, *grid) and gray["student"].dtype == np.uint8
-    assert "| student_hardware |" in (folder / "report.md").read_text()
+    low, high = results["student_hardware"]["interval"]
+    report = (folder / "report.md").read_text()
+    assert f"| student_hardware | {results['student_hardware']['accuracy']:.3f} [{low:.3f}, " \
+           f"{high:.3f}] |" in report
+    assert "not meaningful" not in report
     assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == sorted(
         f"{k}.pt" for k in ("teacher", "baseline", "student_no_kd", "student",
                             "student_hardware_finetuned"))
@@ -69,9 +93,12 @@ def test_resume_of_a_finished_run_trains_nothing_and_agrees(train_run, capsys):
         assert after[key] == before[key]
     assert {p.name: p.stat().st_mtime_ns for p in (folder / "checkpoints").iterdir()} == stamps
     # another experiment in the same folder is refused, nothing changes
-    assert main(["demo", "--seed", "1", "--resume", "--epochs", "2", "--out", str(folder)]
-                + TINY[2:]) == 1
-    assert "another experiment" in capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["demo", "--seed", "1", "--resume", "--dropout", "0.3", "--out", str(folder)]
+                + TINY[:2] + ["--epochs", "2"] + TINY[4:]) == 1
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "another experiment (dropout: 0.1 there, 0.3 now; epochs: " \
+        "1 there, 2 now)" in error
     assert json.loads((folder / "results.json").read_text()) == after
 
 
@@ -82,7 +109,10 @@ def test_eval_scores_a_checkpoint_and_its_hardware(train_run, capsys):
                  "--calibration-images", "8"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["accuracy"] == results["student"]["accuracy"]
+    assert printed["interval"] == results["student"]["interval"]
     assert printed["hardware_accuracy"] == results["student_hardware"]["accuracy"]
+    assert printed["hardware_interval"] == results["student_hardware"]["interval"]
+    assert printed["environment"]["device"] == "cpu"
 
 
 def test_user_errors_are_one_line_and_lose_nothing(train_run, tmp_path, capsys):
@@ -132,3 +162,80 @@ def test_sweep_scores_a_student_on_the_bench_as_eval_does(train_run, tmp_path):
                                    test.labels[:32], seed=int(rows[1]["seed"]))["accuracy"]
     assert float(rows[1]["accuracy"]) == expected
     assert (out / "fourier_slm.bits.png").exists()
+
+
+def test_quick_is_a_preset_of_the_experiment_that_given_options_override():
+    default = kd.experiment.Experiment()
+    assert _experiment(parser().parse_args(["demo"]), 0) == default     # the full demo's
+    quick = _experiment(parser().parse_args(["demo", "--quick", "--epochs", "3"]), 0)
+    assert quick == kd.experiment.Experiment(**{**kd.experiment.QUICK, "epochs": 3})
+    assert quick.quick and quick.train_size < 4041 and quick.test_size < 450
+    assert quick.calibration_images < default.calibration_images
+
+
+def test_ctrl_c_prints_the_command_that_resumes_and_resume_finds_the_latest_run(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    real_fit = kd.experiment.fit
+
+    def interrupted_in_the_baseline(*args, **kwargs):
+        if kwargs["desc"] == "baseline":
+            raise KeyboardInterrupt
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(kd.experiment, "fit", interrupted_in_the_baseline)
+    assert main(["demo", "--quick", "--overwrite"] + TINY) == 130
+    err = capsys.readouterr().err
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert "Traceback" not in err and err.splitlines()[-1] == (
+        "opticsim demo: interrupted; resume with: opticsim demo --quick "
+        + shlex.join(TINY) + f" --out runs/{folder.name} --resume")
+    assert "stage 2/6: linear CNN baseline" in err and "stage 3/6" not in err
+    monkeypatch.setattr(kd.experiment, "fit", real_fit)
+    # without --quick it is another experiment: the settings that differ are named
+    assert main(["demo", "--resume"] + TINY) == 1
+    assert "quick: True there, False now; test_size: 128 there, None now" in \
+        capsys.readouterr().err
+    assert main(["demo", "--quick", "--resume"] + TINY) == 0           # the latest run
+    err = capsys.readouterr().err
+    assert f"run folder runs/{folder.name} (resuming) — quick preset" in err
+    assert all(f"stage {k}/6: " in err for k in range(1, 7))
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == [folder.name]
+    results = json.loads((folder / "results.json").read_text())
+    assert results["quick"] is True and results["data"]["test"] == 128
+    assert "not meaningful" in results["note"] and "not meaningful" in \
+        (folder / "report.md").read_text()
+
+
+def test_resume_without_a_run_says_out_is_needed_and_starts_nothing(tmp_path, monkeypatch,
+                                                                    capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--resume"] + TINY) == 1
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "--out" in error and "runs/demo-*" in error
+    assert not (tmp_path / "runs").exists()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "experiment.json").write_text("{ not json")
+    assert main(["demo", "--resume", "--out", str(broken)] + TINY) == 1
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and str(broken / "experiment.json") in error
+
+
+def test_ctrl_c_in_a_process_is_one_line_and_exit_code_130(tmp_path):
+    command = [sys.executable, "-c", "import sys; from opticsim.cli import main; sys.exit(main())",
+               "demo", "--out", str(tmp_path / "run")] + TINY[:2] + ["--epochs", "1000"] + TINY[4:]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stderr:                 # the teacher is training
+            if line.startswith("stage 1/6"):
+                break
+        process.send_signal(signal.SIGINT)
+        err = process.stderr.read()
+        assert process.wait(timeout=60) == 130
+    finally:
+        process.kill()
+    assert "Traceback" not in err
+    assert err.strip().splitlines() == [
+        "opticsim demo: interrupted; resume with: " + shlex.join(
+            ["opticsim"] + command[3:] + ["--resume"])]

@@ -70,7 +70,7 @@ def test_checkpoints_refuse_what_they_cannot_be(data, tmp_path):
     with pytest.raises(FileExistsError, match="run.pt"):         # never replaced silently
         fit(SETTINGS, images, labels, checkpoint=path, progress=False)
     other = Settings(**{**SETTINGS.__dict__, "lr": 0.5})
-    with pytest.raises(ValueError, match="run.pt.*lr"):
+    with pytest.raises(ValueError, match="run.pt.*lr: 0.001 there, 0.5 now"):
         fit(other, images, labels, checkpoint=path, resume=True, progress=False)
     assert path.read_bytes() == before
     for name, content in (("truncated.pt", before[:len(before) // 2]),

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
+import opticsim
 from opticsim import SLM, Camera, FourF, Laser, Lens, sweep
 from opticsim.camera import photon_energy
 from opticsim.cli import main
@@ -271,11 +272,12 @@ def test_folder_holds_table_settings_and_a_plot_per_field(bench, tmp_path):
     spec = json.loads((out / sweep.SPEC).read_text())
     assert spec["parameters"] == PARAMETERS and spec["repeats"] == 2
     assert spec["base"]["camera"]["read_noise"] == 2.0
+    assert spec["environment"]["packages"]["opticsim"] == opticsim.__version__
     for name in PARAMETERS:
         assert (out / f"{name}.png").read_bytes().startswith(b"\x89PNG")
     with pytest.raises(FileExistsError, match="resume"):
         sweep.run(metric, base, PARAMETERS, repeats=2, workers=0, out=out, progress=False)
-    with pytest.raises(ValueError, match="repeats"):
+    with pytest.raises(ValueError, match=r"other settings \(repeats: 2 there, 3 now\)"):
         sweep.run(metric, base, PARAMETERS, repeats=3, workers=0, out=out, resume=True,
                   progress=False)
     assert (out / sweep.TABLE).read_text().splitlines() == lines          # nothing lost
