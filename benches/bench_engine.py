@@ -80,7 +80,6 @@ import argparse
 import io
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -91,6 +90,7 @@ import numpy as np
 import opticsim
 from opticsim import SLM, Camera, Field, FourF, Laser, Lens, _kernels, fft
 from opticsim.camera import photon_energy
+from opticsim.environment import environment
 from opticsim.files import write_atomic
 from opticsim.propagate import lens_ft
 
@@ -706,17 +706,6 @@ def table(rows: list[dict]) -> str:
         lines += ["", f"{'case':<16}{'shape':>16}{'ideal ms':>11}{'x ideal':>9}{stages}"]
         lines += [_stage_line(row) for row in hardware]
     return "\n".join(lines)
-
-
-def environment() -> dict:
-    """Versions and threads this run measured with."""
-    import numba
-    import pyfftw
-
-    return dict(python=platform.python_version(), platform=platform.platform(),
-                processor=platform.processor(), cpus=fft.threads(), numpy=np.__version__,
-                pyfftw=pyfftw.__version__, numba=numba.__version__,
-                opticsim=opticsim.__version__, fft_backend=fft.BACKEND)
 
 
 def write_json(path: Path, document: dict) -> None:

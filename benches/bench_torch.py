@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ import torch.nn.functional as F
 
 import opticsim
 from opticsim import torch as ot
+from opticsim.environment import environment
 from opticsim.files import write_atomic
 
 TARGET = 1.5
@@ -177,10 +177,7 @@ def main(argv=None) -> int:
     rows = bench(grids, args.batch, args.channels, repeat, rounds, device)
     _write_json(args.out, {
         "benchmark": "bench_torch", "target_ratio": TARGET, "device": str(device),
-        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                        else platform.processor() or platform.machine()),
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "python": platform.python_version(), "rows": rows})
+        "environment": environment(str(device)), "rows": rows})
     if args.plot is not None:
         _plot(args.plot, rows, str(device))
     worst = max(row["ratio"] for row in rows)

@@ -36,7 +36,7 @@ from .train import Settings, fit, json_ready, load_checkpoint, predict, save_che
 #: The models of one comparison run, in the order they are trained and scored.
 MODELS = ("teacher", "baseline", "student_no_kd", "student", "student_hardware",
           "student_hardware_finetuned")
-# What each stage of a run does; stage k ends with the score of MODELS[k - 1].
+#: What each stage of a run does; stage k ends with the score of MODELS[k - 1].
 STAGES = {"teacher": "teacher (nonlinear CNN)", "baseline": "linear CNN baseline",
           "student_no_kd": "optical student without KD", "student": "optical student with KD",
           "student_hardware": "student on the hardware bench (exposure, calibration, test)",
@@ -126,8 +126,8 @@ class Experiment:
         return json_ready(self)
 
 
-# The quick preset (``opticsim demo --quick``): every stage on a small slice, about a minute on
-# two cores; a smoke test of the pipeline whose accuracies are not meaningful.
+#: The quick preset (``opticsim demo --quick``): every stage on a small slice, about a minute on
+#: two cores; a smoke test of the pipeline whose accuracies are not meaningful.
 QUICK = {"quick": True, "train_size": 320, "test_size": 128, "epochs": 1,
          "calibration_images": 32, "validation_images": 64, "finetune_images": 32}
 

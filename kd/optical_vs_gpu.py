@@ -40,19 +40,17 @@ size (``.png``), and refuses to replace any of them unless told to.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
-import opticsim
 from kd import cost
 from kd.experiment import Experiment
 from kd.models import SCLCStudent, Teacher
 from opticsim import checks, presets
+from opticsim.environment import environment
 from opticsim.files import write_atomic
 
 SIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
@@ -383,26 +381,6 @@ def plot(document: dict) -> bytes:
     return buffer.getvalue()
 
 
-def cpu_model() -> str:
-    """The processor's name (Linux's ``/proc/cpuinfo`` "model name"), else what
-    :func:`platform.processor` says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def environment() -> dict:
-    """The machine and software a run measured on."""
-    return {"python": platform.python_version(), "platform": platform.platform(),
-            "processor": cpu_model(), "torch": torch.__version__,
-            "cpus": os.cpu_count(), "opticsim": opticsim.__version__,
-            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
-
-
 def outputs(out) -> list[Path]:
     """The files :func:`run` writes for ``out``, a ``.json`` file or a folder (which receives
     ``optical_vs_gpu.json``): the JSON, its ``.md`` table and its ``.png`` plot."""
@@ -443,7 +421,7 @@ def run(settings: Settings, out: Path, command: str, progress=print, *,
                 "assumed": {"adc_energy": "kd.cost.ADC_ENERGY",
                             "cpu_core_power": "kd.cost.CPU_CORE_POWER",
                             "gpu_power": "kd.cost.GPU_POWER"},
-                "accuracy": accuracy, "environment": environment(), "devices": results}
+                "accuracy": accuracy, "environment": environment(devices[-1]), "devices": results}
     table = markdown(document)
     json_path, table_path, plot_path = outputs(out)
     json_path.parent.mkdir(parents=True, exist_ok=True)

@@ -76,10 +76,11 @@ class BenchTable(_Lines):
         self.state.document.settings.record_dependencies.add(str(source))
         document = json.loads(source.read_text())
         env = document["environment"]
-        lines = [f"Measured on {env['cpus']} CPUs ({env['processor']}), {env['platform']}, "
-                 f"Python {env['python']}, torch {env['torch']}, opticsim {env['opticsim']}"
-                 + (f", CUDA device {env['cuda']}" if env["cuda"] else ", no GPU")
-                 + f", with ``{document['command']}``.", ""]
+        packages = env["packages"]
+        lines = [f"Measured on {env['cpu']['logical_cores']} CPUs ({env['cpu']['model']}), "
+                 f"{env['platform']}, Python {packages['python']}, torch {packages['torch']}, "
+                 f"opticsim {packages['opticsim']}, device {env['device']}, with "
+                 f"``{document['command']}``.", ""]
         for device, (header, rows, footer) in markdown_rows(document).items():
             lines += [f"**{device}**", "", *_table(header, rows), footer, ""]
         return lines
