@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .files import prepare_folder, write_atomic
+from .files import check_targets, prepare_folder, write_atomic
 
 SEED_KEYS = ("teacher", "baseline", "student_no_kd", "student", "student_hardware",
              "student_hardware_finetuned")
@@ -177,6 +177,8 @@ def _eval(args, argv) -> int:
     from kd.models import SCLCStudent
     from kd.train import restore
 
+    if args.out:                                # refused before any work, not after it
+        check_targets([args.out], args.overwrite)
     test = load(args.dataset, "test", seed=args.data_seed, root=args.data_root,
                 size=args.image_size)
     model, settings = restore(args.checkpoint, test.images.shape[1], len(test.classes))
@@ -195,10 +197,7 @@ def _eval(args, argv) -> int:
         result["bench"] = bench.to_dict()
     text = json.dumps(result, indent=2) + "\n"
     if args.out:
-        path = Path(args.out)
-        if path.exists() and not args.overwrite:
-            raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
-        write_atomic(path, text.encode())
+        write_atomic(Path(args.out), text.encode())
     print(text, end="")
     return 0
 
@@ -337,8 +336,8 @@ def _export(args, argv) -> int:
     from kd.train import CHECKPOINT_KEYS
 
     from . import presets
-    from .export import save_mask, sidecar_path
-    from .files import read_torch
+    from .export import mask_files, sidecar_path
+    from .files import read_torch, write_files
     from .torch import STATE_FORMAT
 
     slm = presets.slm(args.slm)
@@ -358,26 +357,18 @@ def _export(args, argv) -> int:
         channels = [args.channel]
     picked = [(c, part) for c in channels for part in ((0, 1) if differential else (None,))]
     paths = _export_paths(args.out, picked, differential)
-    for target in paths + [sidecar_path(p) for p in paths]:
-        if target.exists() and not args.overwrite:
-            raise FileExistsError(f"{target} exists; pass --overwrite to replace it")
-    written = []
-    try:
-        for (channel, part), target in zip(picked, paths):
-            display = values[channel] if part is None else values[channel, part]
-            written.append(save_mask(
-                target, display, presets.info(args.slm).name, wavelength=wavelength,
-                overwrite=args.overwrite, carrier=args.carrier, offset=args.offset,
-                fill=args.fill,
-                source={**source, "checkpoint": str(args.checkpoint), "channel": channel,
-                        "display": None if part is None else ("+", "-")[part],
-                        "command": _command(argv)}))
-    except BaseException:                       # a set of channels is written whole or not
-        for target in written:
-            target.unlink(missing_ok=True)
-            sidecar_path(target).unlink(missing_ok=True)
-        raise
-    print(f"wrote {', '.join(str(p) for p in written)} and their .json sidecars "
+    check_targets(paths + [sidecar_path(p) for p in paths], args.overwrite)
+    files = {}
+    for (channel, part), target in zip(picked, paths):
+        display = values[channel] if part is None else values[channel, part]
+        files.update(mask_files(
+            target, display, presets.info(args.slm).name, wavelength=wavelength,
+            carrier=args.carrier, offset=args.offset, fill=args.fill,
+            source={**source, "checkpoint": str(args.checkpoint), "channel": channel,
+                    "display": None if part is None else ("+", "-")[part],
+                    "command": _command(argv)}))
+    write_files(files)                  # the whole set or none; a set it replaces survives
+    print(f"wrote {', '.join(str(p) for p in paths)} and their .json sidecars "
           f"({slm.shape[0]}×{slm.shape[1]} {slm.bits}-bit gray levels)")
     return 0
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, checks, presets
-from .files import error_summary, write_atomic
+from .files import check_targets, error_summary, write_files
 from .grid import place_centred
 from .slm import SLM
 
@@ -143,9 +143,22 @@ def save_mask(path, mask, slm, *, wavelength=None, overwrite: bool = False, carr
     given, float64 or complex128), ``.npz`` the arrays ``gray`` and ``mask``. ``source`` (a
     JSON-ready dict, e.g. the checkpoint and channel it came from) is kept in the sidecar.
 
-    Both files are written atomically; an existing file or sidecar is kept
-    (``FileExistsError``) unless ``overwrite``, and on any error neither new file is left.
+    Both files are written atomically, together or not at all (:func:`opticsim.files.write_files`:
+    on any error the files that were there are kept as they were); an existing file or sidecar
+    is kept (``FileExistsError``) unless ``overwrite``.
     """
+    path = Path(path)
+    check_targets([path, sidecar_path(path)], overwrite)
+    write_files(mask_files(path, mask, slm, wavelength=wavelength, carrier=carrier,
+                           offset=offset, fill=fill, source=source))
+    return path
+
+
+def mask_files(path, mask, slm, *, wavelength=None, carrier=None, offset=None, fill: int = 0,
+               source: dict | None = None) -> dict[Path, bytes]:
+    """What :func:`save_mask` writes, ``{path: image bytes, sidecar: JSON bytes}``, without
+    writing it: several masks can then be written all or none
+    (:func:`opticsim.files.write_files`)."""
     path = Path(path)
     preset = None
     if isinstance(slm, str):
@@ -154,14 +167,6 @@ def save_mask(path, mask, slm, *, wavelength=None, overwrite: bool = False, carr
     elif not isinstance(slm, SLM):
         raise TypeError(f"slm must be an opticsim.SLM or a preset name, got {type(slm).__name__}")
     kind, dtype = _container(path, slm.bits)
-    sidecar = sidecar_path(path)
-    for target in (path, sidecar):
-        if target.exists() and not overwrite:
-            raise FileExistsError(f"{target} exists; pass overwrite=True (--overwrite) to "
-                                  "replace it")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
-
     values = np.asarray(mask)
     if values.ndim != 2 or not np.issubdtype(values.dtype, np.number) \
             or np.issubdtype(values.dtype, np.integer):
@@ -218,17 +223,7 @@ def save_mask(path, mask, slm, *, wavelength=None, overwrite: bool = False, carr
         "source": source,
     }
     document = (json.dumps(meta, indent=2, allow_nan=False) + "\n").encode()
-    data = _encoded(kind, gray, values)
-    written = False
-    try:
-        write_atomic(path, data)
-        written = True
-        write_atomic(sidecar, document)
-    except OSError as error:
-        if written:                 # no image without the sidecar that describes it
-            path.unlink(missing_ok=True)
-        raise type(error)(f"cannot write {path}: {error.strerror or error}") from None
-    return path
+    return {path: _encoded(kind, gray, values), sidecar_path(path): document}
 
 
 def _decoded(path: Path, kind: str) -> tuple[np.ndarray, np.ndarray | None]:

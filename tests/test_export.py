@@ -148,19 +148,27 @@ def test_unknown_preset_larger_mask_bad_bits_suffix_and_carrier_are_refused(tmp_
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
 
 
-def test_a_failed_sidecar_write_leaves_no_image(tmp_path, monkeypatch):
-    import opticsim.export as export
+def test_a_failed_sidecar_write_leaves_no_image_and_keeps_an_earlier_pair(tmp_path,
+                                                                          monkeypatch):
+    from opticsim import files
 
     def refuse_sidecars(path, data):
-        if str(path).endswith(".json"):
-            raise PermissionError(13, "Permission denied")
-        write_atomic(path, data)
+        if path.name.endswith(".json"):
+            raise PermissionError(13, "Permission denied", str(path) + ".1234.tmp")
+        return write_temporary(path, data)
 
-    write_atomic = export.write_atomic
-    monkeypatch.setattr(export, "write_atomic", refuse_sidecars)
-    with pytest.raises(PermissionError, match="m.png"):
+    write_temporary = files._write_temporary
+    monkeypatch.setattr(files, "_write_temporary", refuse_sidecars)
+    with pytest.raises(PermissionError, match="m.png.json"):
         save_mask(tmp_path / "m.png", _phases(), SLM(PANEL, 8e-6))
     assert _nothing_written(tmp_path)
+    monkeypatch.undo()
+    path = save_mask(tmp_path / "m.png", _phases(0), SLM(PANEL, 8e-6))
+    earlier = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    monkeypatch.setattr(files, "_write_temporary", refuse_sidecars)
+    with pytest.raises(PermissionError, match="m.png.json"):
+        save_mask(path, _phases(1), SLM(PANEL, 8e-6), overwrite=True)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == earlier
 
 
 def test_an_existing_file_or_sidecar_is_replaced_only_with_overwrite(tmp_path):
