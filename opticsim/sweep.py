@@ -432,7 +432,7 @@ def _prepare(folder: Path, spec: dict, resume: bool, overwrite: bool) -> bool:
         except (OSError, ValueError) as error:
             raise ValueError(f"cannot read {spec_path}: {error}") from None
         differs = sorted(k for k in set(spec) | set(earlier)
-                         if k != "version" and spec.get(k) != earlier.get(k))
+                         if k not in ("version", "outputs") and spec.get(k) != earlier.get(k))
         if differs:
             raise ValueError(f"the sweep in {folder} was made with other settings (differing: "
                              f"{', '.join(differs)}); use another folder or overwrite")
@@ -441,10 +441,21 @@ def _prepare(folder: Path, spec: dict, resume: bool, overwrite: bool) -> bool:
         raise FileExistsError(f"{folder} is not empty and holds no sweep; choose another "
                               f"folder or pass overwrite=True (--overwrite)")
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in [folder / TABLE, folder / PARQUET, *folder.glob("*.png")]:
-        stale.unlink(missing_ok=True)
+    for stale in _outputs_of(spec_path):
+        (folder / stale).unlink(missing_ok=True)
     write_atomic(spec_path, (json.dumps(spec, indent=1) + "\n").encode())
     return False
+
+
+def _outputs_of(spec_path: Path) -> set[str]:
+    """The files an earlier sweep wrote beside its ``sweep.json`` (its ``outputs``): what
+    ``overwrite`` removes, and nothing else in the folder."""
+    try:
+        outputs = json.loads(spec_path.read_text(encoding="utf-8")).get("outputs", [])
+    except (OSError, ValueError, AttributeError):
+        outputs = []
+    return {TABLE, PARQUET} | {name for name in outputs if isinstance(name, str)
+                               and name not in ("", ".", "..", SPEC) and Path(name).name == name}
 
 
 def run(metric: Metric, base: FourF, parameters: Mapping[str, Sequence], *,
@@ -459,7 +470,8 @@ def run(metric: Metric, base: FourF, parameters: Mapping[str, Sequence], *,
     ``"tcp://10.0.0.2:8786"``), on that cluster. With ``out`` (a folder) the table is written
     to ``sweep.csv`` after every point (and ``sweep.parquet`` at the end when pyarrow is
     installed), the settings to ``sweep.json`` and a plot per parameter to ``<field>.png``;
-    ``resume`` continues an interrupted sweep there, ``overwrite`` starts again.
+    ``resume`` continues an interrupted sweep there, ``overwrite`` starts again (removing the
+    files the earlier sweep wrote, as its ``sweep.json`` lists them, and no other file).
 
     Returns the table as rows ``{"point", <fields>…, "repeat", "seed", <metric names>…}``
     ordered by point and repeat.
@@ -480,7 +492,8 @@ def run(metric: Metric, base: FourF, parameters: Mapping[str, Sequence], *,
         if out is not None:
             spec = {"parameters": _plain({n: list(v) for n, v in parameters.items()}),
                     "mode": mode, "repeats": repeats, "seed": seed,
-                    "metric": metric.describe(), "base": describe(base), "version": __version__}
+                    "metric": metric.describe(), "base": describe(base), "version": __version__,
+                    "outputs": [TABLE, PARQUET, *_plot_files(names, metric.names).values()]}
             if _prepare(table.folder, spec, resume, overwrite) and (
                     table.folder / TABLE).exists():
                 table.load(table.folder / TABLE)
@@ -528,11 +541,14 @@ def _write_outputs(folder: Path, records: list[dict], names: list[str], metric_n
         sink = pyarrow.BufferOutputStream()
         pyarrow.parquet.write_table(pyarrow.table(columns), sink)
         write_atomic(folder / PARQUET, sink.getvalue().to_pybytes())
-    for name in names:
-        for metric_name in metric_names:
-            suffix = "" if len(metric_names) == 1 else f"-{metric_name}"
-            write_atomic(folder / f"{name}{suffix}.png",
-                         plot(records, name, metric_name, names, base_values))
+    for (name, metric_name), file in _plot_files(names, metric_names).items():
+        write_atomic(folder / file, plot(records, name, metric_name, names, base_values))
+
+
+def _plot_files(names, metric_names) -> dict[tuple[str, str], str]:
+    """``{(field, metric): file name}`` of the sweep's plots: ``<field>[-<metric>].png``."""
+    return {(name, metric): f"{name}{'' if len(metric_names) == 1 else f'-{metric}'}.png"
+            for name in names for metric in metric_names}
 
 
 def add_run_options(parser, out: str | None = None) -> None:

@@ -261,6 +261,21 @@ def test_folder_holds_table_settings_and_a_plot_per_field(bench, tmp_path):
                   progress=False)
 
 
+def test_overwrite_removes_the_earlier_sweeps_files_and_no_other(bench, tmp_path):
+    metric, base = bench
+    out = tmp_path / "sweep"
+    sweep.run(metric, base, {"camera.read_noise": [1.0, 2.0]}, workers=0, out=out,
+              progress=False)
+    (out / "holiday.png").write_bytes(b"the user's")
+    (out / "notes.csv").write_bytes(b"the user's")
+    sweep.run(metric, base, {"fourier_slm.bits": [4, 8]}, workers=0, out=out, overwrite=True,
+              progress=False)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["holiday.png", "notes.csv", "fourier_slm.bits.png", sweep.TABLE, sweep.SPEC]
+        + [sweep.PARQUET] * ((out / sweep.PARQUET).exists()))     # the old plot is gone
+    assert (out / "holiday.png").read_bytes() == (out / "notes.csv").read_bytes() == b"the user's"
+
+
 def test_parquet_holds_the_same_table(bench, tmp_path):
     pyarrow_parquet = pytest.importorskip("pyarrow.parquet")
     metric, base = bench
