@@ -30,7 +30,10 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
+import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
@@ -48,6 +51,8 @@ from .slm import double_phase
 ELEMENTS = ("laser", "lens1", "lens2", "input_slm", "fourier_slm", "camera")
 MODES = ("grid", "one-at-a-time")
 TABLE, SPEC, PARQUET = "sweep.csv", "sweep.json", "sweep.parquet"
+WORKER_RETRIES = 2          # new pools after local workers died, before the sweep gives up
+PARENT_POLL = 0.2           # s: how often a local worker checks that its client is alive
 
 
 class Metric(Protocol):
@@ -412,10 +417,56 @@ def _executor(scheduler, workers):
         return client.get_executor(pure=False), client.close
     if workers == 0:
         return None, None
-    pool = concurrent.futures.ProcessPoolExecutor(
+    return _pool(workers), None
+
+
+def _pool(workers: int | None) -> concurrent.futures.ProcessPoolExecutor:
+    """Local worker processes (spawned: no state copied from the client) that end with the
+    client, even one killed with SIGKILL, which cannot stop its pool (:func:`_follow_parent`)."""
+    return concurrent.futures.ProcessPoolExecutor(
         max_workers=workers or os.cpu_count() or 1,
-        mp_context=multiprocessing.get_context("spawn"))
-    return pool, None
+        mp_context=multiprocessing.get_context("spawn"), initializer=_follow_parent,
+        initargs=(os.getpid(),))
+
+
+def _follow_parent(parent: int) -> None:
+    """In a pool worker: exit as soon as ``parent``, the client, is gone (the worker is then
+    handed to another parent); checked every ``PARENT_POLL`` seconds by a daemon thread."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="opticsim-follow-parent", daemon=True).start()
+
+
+class WorkersLost(ChildProcessError):
+    """Local worker processes died (killed, out of memory) more than ``WORKER_RETRIES``
+    times in one sweep; the points already finished are kept in its table."""
+
+
+def _collect(executor, payload: bytes, grid, seeds, pending, table, bar) -> None:
+    """Run the ``pending`` points on ``executor``, adding each to ``table`` as it finishes.
+    Points finished before a worker died are kept; the pool's ``BrokenProcessPool`` is raised
+    at the end."""
+    futures = {executor.submit(_evaluate_point, payload, grid[index], seeds[index]): index
+               for index in pending}
+    broken = None
+    try:
+        for future in concurrent.futures.as_completed(futures):
+            index = futures.pop(future)           # released once its row is written
+            try:
+                values = future.result()
+            except BrokenProcessPool as error:
+                broken = error
+                continue
+            table.add(index, values)
+            bar.update(1)
+    finally:
+        for future in futures:
+            future.cancel()
+    if broken is not None:
+        raise broken
 
 
 def _prepare(folder: Path, spec: dict, resume: bool, overwrite: bool) -> bool:
@@ -505,15 +556,16 @@ def run(metric: Metric, base: FourF, parameters: Mapping[str, Sequence], *,
                     table.add(index, _evaluate_point(payload, grid[index], seeds[index]))
                     bar.update(1)
             else:
-                futures = {executor.submit(_evaluate_point, payload, grid[index], seeds[index]):
-                           index for index in pending}
-                try:
-                    for future in concurrent.futures.as_completed(futures):
-                        table.add(futures[future], future.result())
-                        bar.update(1)
-                finally:
-                    for future in futures:
-                        future.cancel()
+                for lost in itertools.count():
+                    try:
+                        _collect(executor, payload, grid, seeds, pending, table, bar)
+                        break
+                    except BrokenProcessPool:
+                        executor.shutdown(wait=True)        # a worker died: the pool is gone
+                        pending = [index for index in pending if index not in table.done]
+                        if lost == WORKER_RETRIES:
+                            raise WorkersLost(_lost_message(table, lost + 1)) from None
+                        executor = _pool(workers)
     finally:
         if executor is not None:
             executor.shutdown(wait=True)
@@ -524,6 +576,15 @@ def run(metric: Metric, base: FourF, parameters: Mapping[str, Sequence], *,
         base_values = {n: value_of(base, n) for n in names} if mode == "one-at-a-time" else None
         _write_outputs(table.folder, records, names, metric.names, base_values)
     return records
+
+
+def _lost_message(table: _Table, times: int) -> str:
+    done = f"{len(table.done)} of {len(table.points)} points finished"
+    if table.folder is None:
+        return f"worker processes died {times} times; {done}, none kept (no out folder)"
+    return (f"worker processes died {times} times; {done} are kept in "
+            f"{table.folder / TABLE}: continue with resume=True (--resume --out "
+            f"{table.folder})")
 
 
 def _write_outputs(folder: Path, records: list[dict], names: list[str], metric_names,

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -234,6 +235,119 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path):
     assert table.read_text() == (whole / sweep.TABLE).read_text()
     assert table.read_text().splitlines()[:len(partial)] == partial  # kept, not recomputed
     assert len(resumed) == 16
+
+
+def _dying_metric(marker, times):
+    """A metric whose worker process is killed (SIGKILL) while evaluating, the first ``times``
+    times (counted by the files beside ``marker``); defined here, so pickled by value."""
+    class Dying:
+        names = ("value",)
+
+        def describe(self):
+            return {"metric": "Dying"}
+
+        def evaluate(self, fourf, seeds):
+            for attempt in range(times):
+                try:
+                    os.close(os.open(f"{marker}-{attempt}", os.O_CREAT | os.O_EXCL))
+                except FileExistsError:
+                    continue
+                os.kill(os.getpid(), signal.SIGKILL)
+            return [{"value": fourf.camera.read_noise + s % 7} for s in seeds]
+
+    return Dying()
+
+
+def test_a_killed_local_worker_is_replaced_and_the_table_is_whole(tmp_path):
+    base = system()
+    parameters = {"camera.read_noise": [1.0, 2.0, 3.0]}
+    rows = sweep.run(_dying_metric(tmp_path / "killed", 1), base, parameters, workers=1,
+                     out=tmp_path / "s", progress=False)
+    assert rows == sweep.run(_dying_metric(tmp_path / "killed", 0), base, parameters,
+                             workers=0, progress=False)
+    assert (tmp_path / "killed-0").exists()                  # a worker did die
+
+
+def test_workers_that_keep_dying_end_the_sweep_with_one_line_naming_resume(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setattr(sweep, "WORKER_RETRIES", 1)
+    out = tmp_path / "s"
+    with pytest.raises(sweep.WorkersLost) as raised:
+        sweep.run(_dying_metric(tmp_path / "killed", 2), system(),
+                  {"camera.read_noise": [1.0, 2.0]}, workers=1, out=out, progress=False)
+    message = str(raised.value)
+    assert "\n" not in message and "died 2 times; 0 of 2 points" in message
+    assert f"--resume --out {out}" in message
+    assert isinstance(raised.value, OSError)                  # the CLI's one-line errors
+    assert (out / sweep.SPEC).exists() and not (out / sweep.TABLE).exists()
+
+
+CLIENT = textwrap.dedent("""
+    import os, sys, time
+    from opticsim import Camera, FourF, Laser, Lens, sweep
+
+    class Waits:
+        names = ("value",)
+
+        def describe(self):
+            return {"metric": "Waits"}
+
+        def evaluate(self, fourf, seeds):
+            open(os.path.join(sys.argv[1], str(os.getpid())), "w").close()
+            time.sleep(60)
+
+    if __name__ == "__main__":
+        base = FourF(Laser(532e-9, 1e-6), Lens(0.1), Lens(0.1), shape=16, pitch=8e-6,
+                     camera=Camera((16, 16), 8e-6, exposure=1e-4))
+        sweep.run(Waits(), base, {"camera.read_noise": [1.0, 2.0]}, workers=2, progress=False)
+""")
+
+
+def _children(pid):
+    """Process ids whose parent is ``pid`` (Linux ``/proc``)."""
+    children = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat_file.parent.name))
+    return children
+
+
+def _alive(pid):
+    """True while ``pid`` runs (a zombie left to a parent that does not reap it counts as
+    gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="lists processes in /proc")
+def test_local_workers_end_with_a_killed_client(tmp_path):
+    script = tmp_path / "client.py"
+    script.write_text(CLIENT)
+    started = tmp_path / "started"
+    started.mkdir()
+    client = subprocess.Popen([sys.executable, str(script), str(started)])
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(started.iterdir())) < 2 and time.monotonic() < deadline:
+            assert client.poll() is None
+            time.sleep(0.1)
+        workers = {int(p.name) for p in started.iterdir()}
+        children = set(_children(client.pid))
+        assert len(workers) == 2 and workers <= children       # and the resource tracker
+    finally:
+        client.kill()
+        client.wait()
+    deadline = time.monotonic() + 10 * sweep.PARENT_POLL + 5
+    while any(map(_alive, children)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in children if _alive(pid)]
 
 
 def test_folder_holds_table_settings_and_a_plot_per_field(bench, tmp_path):
