@@ -155,6 +155,12 @@ def points(base: FourF, parameters: Mapping[str, Sequence], mode: str = "grid") 
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise ValueError(f"parameters[{name!r}] must be a non-empty list of values, "
                              f"got {values!r}")
+    fields: dict[tuple, str] = {}
+    for name in parameters:                 # "lens1.zernike.4" and "lens1.zernike.04"
+        earlier = fields.setdefault(_split(name), name)
+        if earlier != name:
+            raise ValueError(f"parameters {earlier!r} and {name!r} set the same field; give "
+                             "it once")
     names = list(parameters)
     if mode == "grid":
         return [dict(zip(names, combination))

@@ -153,6 +153,17 @@ def test_points_are_the_grid_or_one_parameter_at_a_time(bench):
         sweep.points(base, {"camera.read_noise": []})
 
 
+@pytest.mark.parametrize("first, second", [("lens1.zernike.4", "lens1.zernike.04"),
+                                           ("readout", ".readout")])
+def test_two_names_for_one_field_are_refused(bench, tmp_path, capsys, first, second):
+    with pytest.raises(ValueError, match=f"{first!r} and {second!r} set the same field"):
+        sweep.points(bench[1], {first: [0.1, 0.2], second: [0.3]})
+    assert main(["sweep", "--param", f"{first}=0.1", "--param", f"{second}=0.3", "--workers",
+                 "0", "--out", str(tmp_path / "s"), "--no-progress"]) == 1
+    assert "set the same field" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
 def test_seeds_come_from_the_point_not_its_place():
     point = {"fourier_slm.bits": 4, "camera.read_noise": 2}
     seeds = sweep.point_seeds(point, 3, seed=5)
