@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, checks
 from .files import check_targets, prepare_folder, write_atomic
 
 SEED_KEYS = ("teacher", "baseline", "student_no_kd", "student", "student_hardware",
@@ -42,6 +42,24 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# Integer options and their least values, checked before any work so that the error names the
+# option (the libraries name their arguments, and some counts only matter later in a run).
+LEAST = {"images": 1, "kernel_size": 1, "kernel_seed": 0, "calibration_images": 1,
+         "data_seed": 0, "seed": 0, "seeds": 0, "repeats": 1, "workers": 0, "train_size": 1,
+         "image_size": 1, "epochs": 1, "batch_size": 1, "validation_images": 1,
+         "finetune_images": 1, "finetune_epochs": 1, "input_bits": 1, "channel": 0, "fill": 0}
+
+
+def _check_counts(args: argparse.Namespace) -> None:
+    """``ValueError`` naming the option when an integer option of :data:`LEAST` is below its
+    least value."""
+    for option, least in LEAST.items():
+        values = getattr(args, option, None)
+        for value in values if isinstance(values, list) else [values]:
+            if value is not None:
+                checks.integer(f"--{option.replace('_', '-')}", value, least)
 
 
 class UsageError(Exception):
@@ -235,9 +253,8 @@ def _sweep(args, argv) -> int:
                   exposure=args.exposure, input_bits=args.input_bits)
     test = load(args.dataset, "test", seed=args.data_seed, root=args.data_root,
                 size=args.image_size)
-    count = args.images or (len(test) if args.checkpoint is not None else 16)
-    if count < 1:
-        raise ValueError(f"--images must be >= 1, got {count}")
+    count = args.images if args.images is not None else (
+        len(test) if args.checkpoint is not None else 16)
     images = test.images[:count]
     if args.checkpoint is not None:
         from kd.evaluate import HardwareAccuracy
@@ -657,6 +674,7 @@ def main(argv=None) -> int:
             if getattr(args, option, None) == "":
                 raise ValueError(f"--{option.replace('_', '-')} must be a path, got an empty "
                                  "string")
+        _check_counts(args)
         return args.handler(args, argv)
     except (ValueError, OSError) as error:  # FileExistsError, PermissionError… are OSErrors
         print(f"opticsim {args.command}: error: {_user_error(error)}", file=sys.stderr)
