@@ -172,8 +172,14 @@ def mask_files(path, mask, slm, *, wavelength=None, carrier=None, offset=None, f
             or np.issubdtype(values.dtype, np.integer):
         raise ValueError(f"mask must be a 2-D array of phases (rad), amplitudes or complex "
                          f"transmittances, got shape {values.shape} and dtype {values.dtype}")
+    if not values.size:
+        raise ValueError(f"mask must hold at least one pixel, got shape {values.shape}")
     values = values.astype(np.complex128 if np.iscomplexobj(values) else np.float64)
     checks.finite_array("mask", values)
+    largest = float(np.abs(values).max()) if np.iscomplexobj(values) else 0.0
+    if largest > 1 + 4 * np.finfo(np.float64).eps:         # |M| rounded in complex128
+        raise ValueError(f"mask: complex transmittances must have modulus |M| <= 1 (a panel "
+                         f"passes at most all the light), got max |M| = {largest:.6g}")
     if values.shape[0] > slm.shape[0] or values.shape[1] > slm.shape[1]:
         raise ValueError(f"mask of {values.shape} pixels is larger than the SLM panel "
                          f"{slm.shape}")

@@ -148,6 +148,21 @@ def test_unknown_preset_larger_mask_bad_bits_suffix_and_carrier_are_refused(tmp_
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
 
 
+@pytest.mark.parametrize("mode", ["amplitude", "phase"])
+def test_a_complex_mask_beyond_unit_modulus_and_an_empty_mask_are_refused(tmp_path, mode):
+    slm = SLM(PANEL, 8e-6, mode=mode)
+    with pytest.raises(ValueError, match=r"modulus \|M\| <= 1 .* got max \|M\| = 1.5"):
+        save_mask(tmp_path / "m.png", np.full((4, 4), 1.5 + 0j), slm)
+    if mode == "amplitude":                         # as the real 1.5 is refused
+        with pytest.raises(ValueError, match=r"amplitudes in \[0, 1\]"):
+            save_mask(tmp_path / "m.png", np.full((4, 4), 1.5), slm)
+    with pytest.raises(ValueError, match=r"at least one pixel, got shape \(0, 0\)"):
+        save_mask(tmp_path / "m.png", np.zeros((0, 0)), slm)
+    assert _nothing_written(tmp_path)
+    unit = np.exp(1j * np.linspace(0, 6, 16)).reshape(4, 4)
+    save_mask(tmp_path / "m.png", unit, slm)                        # |M| = 1 within rounding
+
+
 def test_a_failed_sidecar_write_leaves_no_image_and_keeps_an_earlier_pair(tmp_path,
                                                                           monkeypatch):
     from opticsim import files
