@@ -247,7 +247,10 @@ class Optical4fConv(nn.Module):
         if self.fourier_panel is None:
             raise ValueError("export_gray needs fourf to have a fourier_slm")
         slm = self.fourier_panel.slm
-        gray = self.fourier_panel.gray(self.display_values().detach())
+        values = self.display_values().detach()
+        checks.all_finite("the layer's displays (diverged training?)",
+                          bool(torch.isfinite(values).all()))
+        gray = self.fourier_panel.gray(values)
         return gray.cpu().numpy().astype(np.uint8 if slm.bits <= 8 else np.uint16)
 
     def save(self, path, *, overwrite: bool = False) -> Path:
