@@ -132,9 +132,15 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
     folder = Path(folder)
     saved = folder / "experiment.json"
     resuming = resume and saved.exists()
-    if resuming and json.loads(saved.read_text()) != experiment.to_dict():
-        raise ValueError(f"{saved} describes another experiment; resume with the same "
-                         "settings or use another folder")
+    if resuming:
+        try:
+            earlier = json.loads(saved.read_text(encoding="utf-8"))
+        except ValueError as error:                 # not UTF-8, not JSON
+            raise ValueError(f"{saved} is not valid JSON ({error}); it cannot be resumed") \
+                from None
+        if earlier != experiment.to_dict():
+            raise ValueError(f"{saved} describes another experiment; resume with the same "
+                             "settings or use another folder")
     if not resuming:
         check_folder(folder, overwrite)
     started = time.perf_counter()
@@ -186,8 +192,12 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
         if resume and tuned_path.exists():
             state = load_checkpoint(tuned_path)
             tuned = copy.deepcopy(student)
-            tuned.load_state_dict(state["model"])
-            return tuned.eval(), state["history"]["loss"]
+            try:
+                tuned.load_state_dict(state["model"])
+                return tuned.eval(), [float(loss) for loss in state["history"]["loss"]]
+            except (RuntimeError, KeyError, TypeError, ValueError) as error:
+                raise ValueError(f"checkpoint {tuned_path} does not hold this student's "
+                                 f"fine-tuning ({error})") from None
         count = experiment.finetune_images
         tuned, losses = fine_tune(
             student, *setups["student"], train.images[:count], train.labels[:count],

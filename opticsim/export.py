@@ -277,6 +277,16 @@ def _sidecar(path: Path, kind: str) -> dict:
                                      "dtype": "uint8" if bits <= 8 else "uint16"}:
         raise ValueError(f"{path}: its sidecar {sidecar.name} gives bits={bits!r} in "
                          f"{meta['container']!r}, which a {kind} file of this kind cannot be")
+    for key in ("gray_shape", "mask_shape", "offset"):
+        value = meta[key]
+        if not isinstance(value, list) or len(value) != 2 or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value):
+            raise ValueError(f"{path}: its sidecar {sidecar.name} gives {key}={value!r}, not a "
+                             "pair of pixel counts")
+    for key in ("gray_sha256", "mask_sha256"):
+        if not isinstance(meta[key], str):
+            raise ValueError(f"{path}: its sidecar {sidecar.name} gives {key}={meta[key]!r}, "
+                             "not a sha256 digest")
     return meta
 
 

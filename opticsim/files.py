@@ -176,11 +176,13 @@ def error_summary(error: BaseException) -> str:
 def read_torch(path, what: str = "checkpoint"):
     """What ``torch.save`` wrote to ``path``, loaded on the CPU with ``weights_only=True``
     (tensors, numbers, strings and containers of them; no code runs). ``FileNotFoundError``
-    when it is missing; ``ValueError`` naming the file as ``what`` when it is not readable
-    (truncated, corrupt, another kind of file)."""
+    when it is missing, ``IsADirectoryError`` for a folder; ``ValueError`` naming the file as
+    ``what`` when it is not readable (truncated, corrupt, another kind of file)."""
     import torch
 
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"is a folder, not a {what} file", str(path))
     if not path.is_file():
         raise FileNotFoundError(f"{what} {path} does not exist")
     try:
