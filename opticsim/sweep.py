@@ -44,7 +44,7 @@ import scipy.signal
 from tqdm import tqdm
 
 from . import __version__, checks, readout
-from .files import write_atomic
+from .files import error_summary, write_atomic
 from .fourf import FourF
 from .slm import double_phase
 
@@ -366,10 +366,11 @@ class _Table:
         """Take the complete points of an earlier run's table, checking each row against this
         sweep's points and seeds."""
         try:
-            with open(path, newline="") as stream:
+            with open(path, newline="", encoding="utf-8") as stream:
                 lines = list(csv.reader(stream))
-        except OSError as error:
-            raise ValueError(f"cannot read the sweep table {path}: {error}") from None
+        except (OSError, UnicodeDecodeError, csv.Error) as error:
+            raise ValueError(f"cannot read the sweep table {path}: "
+                             f"{error_summary(error)}") from None
         if not lines or lines[0] != self.header:
             raise ValueError(f"{path} is not this sweep's table (its header is "
                              f"{lines[0] if lines else 'missing'}); use another output folder "

@@ -401,6 +401,18 @@ def test_overwrite_removes_the_earlier_sweeps_files_and_no_other(bench, tmp_path
     assert (out / "holiday.png").read_bytes() == (out / "notes.csv").read_bytes() == b"the user's"
 
 
+def test_a_table_that_is_not_utf8_is_named_on_resume(bench, tmp_path):
+    spoil = b"\xff\xfe point"
+    metric, base = bench
+    out = tmp_path / "s"
+    sweep.run(metric, base, {"camera.read_noise": [1.0]}, workers=0, out=out, progress=False)
+    (out / sweep.TABLE).write_bytes(spoil)
+    with pytest.raises(ValueError, match=f"cannot read the sweep table {out / sweep.TABLE}: "):
+        sweep.run(metric, base, {"camera.read_noise": [1.0]}, workers=0, out=out, resume=True,
+                  progress=False)
+    assert (out / sweep.TABLE).read_bytes() == spoil
+
+
 def test_parquet_holds_the_same_table(bench, tmp_path):
     pyarrow_parquet = pytest.importorskip("pyarrow.parquet")
     metric, base = bench
