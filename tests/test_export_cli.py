@@ -109,6 +109,22 @@ def test_errors_are_one_line_and_write_nothing(student, tmp_path, capsys):
     assert (tmp_path / "m-2-neg.png").read_bytes() == b"kept"
 
 
+@pytest.mark.parametrize("size", [3000, 20000])
+def test_an_image_size_beyond_the_panel_is_refused_before_computing(student, tmp_path,
+                                                                     monkeypatch, capsys, size):
+    import kd.hardware
+
+    def computed(*args):
+        raise AssertionError("the masks were computed")
+
+    monkeypatch.setattr(kd.hardware, "student_phases", computed)
+    assert main(["export", str(student[1]), "--slm", "pluto", "-o", str(tmp_path / "m.png"),
+                 "--image-size", str(size)]) == 1
+    error = capsys.readouterr().err
+    assert f"--image-size {size}: the student's masks span" in error
+    assert "1080×1920 panel of --slm pluto" in error and list(tmp_path.iterdir()) == []
+
+
 def _export(student, out, *more):
     return main(["export", str(student[1]), "--slm", "meadowlark", "-o", str(out),
                  "--image-size", str(IMAGE), *more])
