@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, checks
-from .files import check_targets, prepare_folder, write_atomic
+from .files import check_folder, check_targets, write_atomic
 
 SEED_KEYS = ("teacher", "baseline", "student_no_kd", "student", "student_hardware",
              "student_hardware_finetuned")
@@ -166,9 +166,11 @@ def _train(args, argv) -> int:
 
     folder = Path(args.out or datetime.datetime.now().strftime("runs/train-%Y%m%d-%H%M%S"))
     _device(args.device)
+    if len(set(args.seeds)) != len(args.seeds):
+        raise ValueError(f"--seeds must be distinct, got {' '.join(map(str, args.seeds))}")
     _experiment(args, args.seeds[0])            # bad settings fail before any folder is made
-    if not args.resume:
-        prepare_folder(folder, args.overwrite)
+    if not args.resume:                         # made by the first run, once its data loaded
+        check_folder(folder, args.overwrite)
     runs = {}
     for seed in args.seeds:
         runs[seed] = _run_one(args, seed, folder / f"seed-{seed}", argv)

@@ -30,3 +30,20 @@ def test_counts_out_of_range_are_refused_naming_the_option(argv, named, capsys, 
     assert main(argv + (["--out", "o"] if argv[0] in ("sweep", "train", "demo") else [])) == 1
     assert named in _one_line_error(capsys, argv[0])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_train_refuses_duplicate_seeds_before_training(capsys, tmp_path, monkeypatch):
+    import kd.experiment
+
+    monkeypatch.setattr(kd.experiment, "run", lambda *args, **kwargs: pytest.fail("trained"))
+    assert main(["train", "--seeds", "0", "1", "0", "--out", str(tmp_path / "o")]) == 1
+    assert "--seeds must be distinct, got 0 1 0" in _one_line_error(capsys, "train")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_makes_no_folder_when_the_data_do_not_load(capsys, tmp_path):
+    out = tmp_path / "o"
+    assert main(["train", "--dataset", "mnist", "--data-root", str(tmp_path / "none"),
+                 "--seeds", "0", "--out", str(out)]) == 1
+    assert "mnist file" in _one_line_error(capsys, "train")
+    assert list(tmp_path.iterdir()) == []
