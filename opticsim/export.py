@@ -14,8 +14,9 @@ Gray levels of 9–15-bit panels are stored *unshifted* in 16-bit containers (a 
 Beside ``mask.png`` the sidecar ``mask.png.json`` holds what reproduces the file: the SLM's
 fields (and preset name), the wavelength, the sha256 of its LUT (of the complex128
 transmittance of every gray level), bits, offset, fill level, carrier, package version, the
-mask's shape and sha256, and the sha256 of the gray levels written (:func:`digest`).
-:func:`load_mask` reads a file back and refuses one that its sidecar does not describe.
+mask's shape and sha256, the sha256 of the gray levels written (:func:`digest`), and the
+sha256 of the sidecar's own entries (``sidecar_sha256``). :func:`load_mask` reads a file back
+and refuses one that its sidecar does not describe, or a sidecar that was edited.
 """
 
 from __future__ import annotations
@@ -228,8 +229,17 @@ def mask_files(path, mask, slm, *, wavelength=None, carrier=None, offset=None, f
         "gray_sha256": digest(gray),
         "source": source,
     }
+    meta["sidecar_sha256"] = _sidecar_digest(meta)
     document = (json.dumps(meta, indent=2, allow_nan=False) + "\n").encode()
     return {path: _encoded(kind, gray, values), sidecar_path(path): document}
+
+
+def _sidecar_digest(meta: dict) -> str:
+    """sha256 (hex) of a sidecar's entries other than ``sidecar_sha256``, as compact JSON with
+    sorted keys: an edit to any of them (the wavelength, the offset) changes it."""
+    entries = {key: value for key, value in meta.items() if key != "sidecar_sha256"}
+    text = json.dumps(entries, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _decoded(path: Path, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -267,7 +277,7 @@ def _sidecar(path: Path, kind: str) -> dict:
         raise ValueError(f"{path}: its sidecar {sidecar.name} is not valid JSON ({error})") \
             from None
     required = {"format", "bits", "container", "gray_shape", "gray_sha256", "mask_shape",
-                "mask_sha256", "offset", "slm"}
+                "mask_sha256", "offset", "slm", "sidecar_sha256"}
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or not required <= set(meta) \
             or not isinstance(meta["slm"], dict):
         raise ValueError(f"{path}: its sidecar {sidecar.name} is not an {FORMAT} sidecar")
@@ -287,6 +297,13 @@ def _sidecar(path: Path, kind: str) -> dict:
         if not isinstance(meta[key], str):
             raise ValueError(f"{path}: its sidecar {sidecar.name} gives {key}={meta[key]!r}, "
                              "not a sha256 digest")
+    try:
+        intact = meta["sidecar_sha256"] == _sidecar_digest(meta)
+    except ValueError:                      # NaN or infinity: no sidecar holds them
+        intact = False
+    if not intact:
+        raise ValueError(f"{path}: its sidecar {sidecar.name} does not match its "
+                         "sidecar_sha256 (the sidecar was edited)")
     return meta
 
 

@@ -1,4 +1,22 @@
-"""Files that lose nothing: atomic writes and run folders that are never silently reused."""
+"""Files that lose nothing: atomic writes and run folders that are never silently reused.
+
+What is trusted in a file read back. Nothing in it runs: torch files load with
+``weights_only=True`` (:func:`read_torch`), NumPy files without pickles, JSON as data; each
+reader checks the kinds and ranges of the entries it uses and refuses the file by name
+otherwise. Content hashes catch accidental edits and corruption, not forgery (whoever edits
+a file can recompute them):
+
+- a mask's JSON sidecar holds the sha256 of the gray levels, of the unquantised mask and of
+  its own entries (``sidecar_sha256``): :func:`opticsim.export.load_mask` refuses an edited
+  image, wavelength or offset;
+- each row of a sweep table ends with the sha256 of its cells: an edited result is refused
+  when the sweep resumes, naming the line; a sweep's ``sweep.json`` and a run's
+  ``experiment.json`` must equal the settings of the run that resumes them;
+- a kd checkpoint carries no hash: its weights must fit the model its settings describe and,
+  on resume, its settings must equal the run's; another edit of its settings (a learning
+  rate, a temperature) is taken as written. Checkpoints are binary files written by training,
+  not meant to be edited by hand.
+"""
 
 from __future__ import annotations
 

@@ -335,7 +335,13 @@ def _csv(header: list[str], rows: list[list[str]]) -> bytes:
 
 @dataclass
 class _Table:
-    """The sweep's rows as text, by point index, written atomically after each point."""
+    """The sweep's rows as text, by point index, written atomically after each point. Each
+    row ends with the sha256 of its other cells (:func:`_row_digest`), so an edited row is
+    refused on resume rather than taken as a result.
+
+    The whole table is rewritten after each point, O(points²) bytes over a sweep: each
+    rewrite is 0.35 MB at 1 000 points of 3 seeds and 3.6 MB at 10 000, small beside a point's
+    simulation; for sweeps of 100 000 points or more, split them."""
 
     folder: Path | None
     names: list[str]
@@ -346,13 +352,20 @@ class _Table:
 
     @property
     def header(self) -> list[str]:
-        return ["point", *self.names, "repeat", "seed", *self.metric_names]
+        return ["point", *self.names, "repeat", "seed", *self.metric_names, "sha256"]
+
+    @property
+    def _metrics(self) -> slice:
+        """Where a row's metric values are."""
+        first = len(self.names) + 3
+        return slice(first, first + len(self.metric_names))
 
     def rows_of(self, index: int, values: list[dict]) -> list[list[str]]:
         point = self.points[index]
-        return [[str(index), *(_cell(point[n]) for n in self.names), str(repeat),
+        rows = [[str(index), *(_cell(point[n]) for n in self.names), str(repeat),
                  str(self.seeds[index][repeat]), *(_cell(v[m]) for m in self.metric_names)]
                 for repeat, v in enumerate(values)]
+        return [row + [_row_digest(row)] for row in rows]
 
     def add(self, index: int, values: list[dict]) -> None:
         self.done[index] = self.rows_of(index, values)
@@ -364,7 +377,7 @@ class _Table:
 
     def load(self, path: Path) -> None:
         """Take the complete points of an earlier run's table, checking each row against this
-        sweep's points and seeds."""
+        sweep's points and seeds, and against its own sha256."""
         try:
             with open(path, newline="", encoding="utf-8") as stream:
                 lines = list(csv.reader(stream))
@@ -375,39 +388,46 @@ class _Table:
             raise ValueError(f"{path} is not this sweep's table (its header is "
                              f"{lines[0] if lines else 'missing'}); use another output folder "
                              f"or overwrite")
+        metrics, repeat = self._metrics, len(self.names) + 1
         by_point: dict[int, list[list[str]]] = {}
         for number, row in enumerate(lines[1:], start=2):
             try:
                 index = int(row[0])
                 expected = self.rows_of(index, [{m: 0.0 for m in self.metric_names}] * len(
-                    self.seeds[index]))[int(row[-len(self.metric_names) - 2])]
-                for m in row[-len(self.metric_names):]:
-                    float(m)
+                    self.seeds[index]))[int(row[repeat])]
+                for value in row[metrics]:
+                    float(value)
             except (IndexError, ValueError):
                 raise ValueError(f"{path} line {number} is not a row of this sweep: {row}")
-            if len(row) != len(expected) or row[:-len(self.metric_names)] != expected[
-                    :-len(self.metric_names)]:
+            if len(row) != len(expected) or row[:metrics.start] != expected[:metrics.start]:
                 raise ValueError(f"{path} line {number} does not match this sweep's point "
                                  f"{index} and its seeds: {row}")
+            if row[-1] != _row_digest(row[:-1]):
+                raise ValueError(f"{path} line {number} does not match its sha256 (the row was "
+                                 f"edited); delete the line to compute point {index} again")
             by_point.setdefault(index, []).append(row)
         for index, rows in by_point.items():
-            if [row[len(self.names) + 1] for row in rows] == [
-                    str(r) for r in range(len(self.seeds[index]))]:
+            if [row[repeat] for row in rows] == [str(r) for r in range(len(self.seeds[index]))]:
                 self.done[index] = rows
 
     def records(self) -> list[dict]:
         """The table as dicts: point values as given, repeat and seed as ints, metrics as
-        floats."""
+        floats (the rows' sha256 left out)."""
         out = []
         for index in sorted(self.done):
             for row in self.done[index]:
                 record = {"point": index, **self.points[index],
                           "repeat": int(row[len(self.names) + 1]),
                           "seed": int(row[len(self.names) + 2])}
-                record.update({m: float(v) for m, v in zip(
-                    self.metric_names, row[-len(self.metric_names):])})
+                record.update({m: float(v) for m, v in zip(self.metric_names,
+                                                           row[self._metrics])})
                 out.append(record)
         return out
+
+
+def _row_digest(cells: list[str]) -> str:
+    """sha256 (hex) of a table row's cells as written, separated by the unit separator."""
+    return hashlib.sha256("\x1f".join(cells).encode()).hexdigest()
 
 
 def _executor(scheduler, workers):

@@ -210,11 +210,17 @@ def _tamper_pixel(path):
     Image.fromarray(pixels).save(path)
 
 
-def _edit_sidecar(key, value):
+def _edit_sidecar(key, value, rehash=True):
+    """Edit a sidecar entry, and (``rehash``) its sidecar_sha256 too, as a forger would: the
+    checks of the pixels against the sidecar are then what refuses it."""
     def edit(path):
+        from opticsim.export import _sidecar_digest
+
         sidecar = sidecar_path(path)
         meta = json.loads(sidecar.read_text())
         meta[key] = value
+        if rehash:
+            meta["sidecar_sha256"] = _sidecar_digest(meta)
         sidecar.write_text(json.dumps(meta))
     return edit
 
@@ -228,6 +234,9 @@ def _edit_sidecar(key, value):
     (_edit_sidecar("bits", 7), "7-bit"),
     (_edit_sidecar("format", "something-else"), "sidecar"),
     (_edit_sidecar("slm", 5), "sidecar"),
+    (_edit_sidecar("wavelength", 532e-9, rehash=False), "the sidecar was edited"),
+    (_edit_sidecar("offset", [0, 1], rehash=False), "the sidecar was edited"),
+    (_edit_sidecar("sidecar_sha256", None, rehash=False), "the sidecar was edited"),
 ])
 def test_a_corrupt_or_tampered_file_or_sidecar_is_refused(tmp_path, spoil, named):
     path = save_mask(tmp_path / "m.png", _phases(), SLM(PANEL, 8e-6))

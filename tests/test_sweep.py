@@ -366,8 +366,8 @@ def test_folder_holds_table_settings_and_a_plot_per_field(bench, tmp_path):
     out = tmp_path / "sweep"
     rows = sweep.run(metric, base, PARAMETERS, repeats=2, workers=0, out=out, progress=False)
     lines = (out / sweep.TABLE).read_text().splitlines()
-    assert lines[0] == "point,fourier_slm.bits,camera.read_noise,repeat,seed,error"
-    assert len(lines) == 13 and float(lines[1].split(",")[-1]) == rows[0]["error"]
+    assert lines[0] == "point,fourier_slm.bits,camera.read_noise,repeat,seed,error,sha256"
+    assert len(lines) == 13 and float(lines[1].split(",")[-2]) == rows[0]["error"]
     spec = json.loads((out / sweep.SPEC).read_text())
     assert spec["parameters"] == PARAMETERS and spec["repeats"] == 2
     assert spec["base"]["camera"]["read_noise"] == 2.0
@@ -384,6 +384,16 @@ def test_folder_holds_table_settings_and_a_plot_per_field(bench, tmp_path):
     with pytest.raises(ValueError, match="line 2"):
         sweep.run(metric, base, PARAMETERS, repeats=2, workers=0, out=out, resume=True,
                   progress=False)
+    cells = lines[3].split(",")
+    cells[-2] = repr(float(cells[-2]) / 2)                  # a result edited, nothing else
+    (out / sweep.TABLE).write_text("\n".join(lines[:3] + [",".join(cells)] + lines[4:]) + "\n")
+    with pytest.raises(ValueError, match="line 4 does not match its sha256"):
+        sweep.run(metric, base, PARAMETERS, repeats=2, workers=0, out=out, resume=True,
+                  progress=False)
+    (out / sweep.TABLE).write_text("\n".join(lines[:3] + lines[5:]) + "\n")  # point 1 dropped
+    resumed = sweep.run(metric, base, PARAMETERS, repeats=2, workers=0, out=out, resume=True,
+                        progress=False)
+    assert resumed == rows and (out / sweep.TABLE).read_text().splitlines() == lines
 
 
 def test_overwrite_removes_the_earlier_sweeps_files_and_no_other(bench, tmp_path):
