@@ -8,11 +8,18 @@ points are the full grid of the values given (``mode="grid"``) or each parameter
 from the base system (``mode="one-at-a-time"``).
 
 Each point runs as one task on an executor: local processes by default, or a Dask cluster
-through ``dask.distributed``'s ``concurrent.futures`` interface (``scheduler=ADDRESS``) — the
-same code path. A point's seeds come from the point (its fields and values) and the sweep's
-``seed``, never from the worker, so a table does not depend on where its points ran. The table
-is rewritten atomically after each point; an interrupted sweep resumes from the points already
-written.
+through ``dask.distributed``'s ``concurrent.futures`` interface (``scheduler=ADDRESS``), which
+receives the metric and base system once (scattered to every worker) and releases each
+point's result once its rows are written. A point's seeds come from the point (its fields and
+values) and the sweep's ``seed``, never from the worker, so a table does not depend on where
+its points ran. The table is rewritten atomically after each point; an interrupted sweep
+resumes from the points already written.
+
+Faults: local workers end with the client that started them, even a killed one; a killed
+local worker's points run again on a new pool (``WORKER_RETRIES`` times), as Dask reruns a
+lost worker's tasks. A scheduler that does not answer as one within ``CONNECT_TIMEOUT``, a
+scheduler lost mid-sweep, or workers that keep dying end the sweep with one line
+(``ValueError``, :class:`SchedulerLost`, :class:`WorkersLost`) that says how to resume.
 
 Metrics: :class:`KernelError` (the convolution error of a kernel through the system) here, and
 ``kd.evaluate.HardwareAccuracy`` (a trained student's accuracy) for kd/ students.
@@ -20,13 +27,16 @@ Metrics: :class:`KernelError` (the convolution error of a kernel through the sys
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import contextlib
 import csv
 import dataclasses
 import hashlib
 import io
 import itertools
 import json
+import logging
 import multiprocessing
 import os
 import sys
@@ -53,6 +63,7 @@ MODES = ("grid", "one-at-a-time")
 TABLE, SPEC, PARQUET = "sweep.csv", "sweep.json", "sweep.parquet"
 WORKER_RETRIES = 2          # new pools after local workers died, before the sweep gives up
 PARENT_POLL = 0.2           # s: how often a local worker checks that its client is alive
+CONNECT_TIMEOUT = 10.0      # s: the longest wait for a Dask scheduler to answer
 
 
 class Metric(Protocol):
@@ -431,20 +442,45 @@ def _row_digest(cells: list[str]) -> str:
 
 
 def _executor(scheduler, workers):
-    """(executor, closer): a Dask cluster's executor, local processes, or None (in process)."""
+    """(executor, client): a Dask cluster's executor and its client, local processes, or None
+    (in process)."""
     if scheduler is not None:
-        try:
-            from distributed import Client
-        except ImportError:  # pragma: no cover - distributed is a dependency
-            raise ValueError("scheduler needs dask.distributed: pip install 'dask[distributed]'")
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError, ValueError) as error:
-            raise ValueError(f"scheduler {scheduler!r}: cannot connect ({error})") from None
-        return client.get_executor(pure=False), client.close
+        client = _connect(scheduler)
+        return client.get_executor(pure=False, retries=WORKER_RETRIES), client
     if workers == 0:
         return None, None
     return _pool(workers), None
+
+
+def _connect(scheduler: str):
+    """A ``distributed.Client`` of the scheduler at ``scheduler``; ``ValueError`` within
+    ``CONNECT_TIMEOUT`` seconds when nothing answers there or what answers does not speak
+    Dask's protocol (Dask's own connect waits for a handshake without a bound)."""
+    try:
+        from distributed import Client
+        from distributed.comm import connect
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        raise ValueError("scheduler needs dask.distributed: pip install 'dask[distributed]'")
+
+    async def handshake():
+        comm = await asyncio.wait_for(connect(scheduler, timeout=CONNECT_TIMEOUT),
+                                      CONNECT_TIMEOUT)
+        await comm.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:  # a loop of its own, whatever
+        try:                                                  # loop the caller runs
+            thread.submit(asyncio.run, handshake()).result()
+            return thread.submit(Client, scheduler, timeout=f"{CONNECT_TIMEOUT}s").result()
+        except (asyncio.TimeoutError, TimeoutError):
+            raise ValueError(f"scheduler {scheduler!r}: no Dask handshake within "
+                             f"{CONNECT_TIMEOUT:g} s; is it a dask scheduler's address?") \
+                from None
+        except OSError as error:
+            raise ValueError(f"scheduler {scheduler!r}: cannot connect "
+                             f"({error_summary(error)})") from None
+        except Exception as error:          # what a reader of another protocol raises
+            raise ValueError(f"scheduler {scheduler!r} does not answer as a dask scheduler "
+                             f"({error_summary(error)})") from None
 
 
 def _pool(workers: int | None) -> concurrent.futures.ProcessPoolExecutor:
@@ -472,23 +508,30 @@ class WorkersLost(ChildProcessError):
     times in one sweep; the points already finished are kept in its table."""
 
 
+class SchedulerLost(ConnectionError):
+    """The Dask scheduler went away during a sweep; the points already finished are kept in
+    its table."""
+
+
 def _collect(executor, payload: bytes, grid, seeds, pending, table, bar) -> None:
-    """Run the ``pending`` points on ``executor``, adding each to ``table`` as it finishes.
-    Points finished before a worker died are kept; the pool's ``BrokenProcessPool`` is raised
-    at the end."""
+    """Run the ``pending`` points on ``executor``, adding each to ``table`` as it finishes and
+    then letting go of its future (a Dask worker need not keep its result). Points finished
+    before a worker died are kept; the pool's ``BrokenProcessPool`` is raised at the end."""
     futures = {executor.submit(_evaluate_point, payload, grid[index], seeds[index]): index
                for index in pending}
     broken = None
     try:
-        for future in concurrent.futures.as_completed(futures):
-            index = futures.pop(future)           # released once its row is written
-            try:
-                values = future.result()
-            except BrokenProcessPool as error:
-                broken = error
-                continue
-            table.add(index, values)
-            bar.update(1)
+        while futures:
+            done, _ = concurrent.futures.wait(futures, return_when="FIRST_COMPLETED")
+            for future in done:
+                index = futures.pop(future)       # released once its row is written
+                try:
+                    values = future.result()
+                except BrokenProcessPool as error:
+                    broken = error
+                    continue
+                table.add(index, values)
+                bar.update(1)
     finally:
         for future in futures:
             future.cancel()
@@ -565,7 +608,7 @@ def run(metric: Metric, base: FourF, parameters: Mapping[str, Sequence], *,
     seeds = [point_seeds(point, repeats, seed) for point in grid]
     table = _Table(None if out is None else Path(out), names, tuple(metric.names), grid, seeds)
     payload = cloudpickle.dumps((metric, base))
-    executor, close = _executor(scheduler, workers)   # connect before any file is written
+    executor, client = _executor(scheduler, workers)  # connect before any file is written
     try:
         if out is not None:
             spec = {"parameters": _plain({n: list(v) for n, v in parameters.items()}),
@@ -582,6 +625,14 @@ def run(metric: Metric, base: FourF, parameters: Mapping[str, Sequence], *,
                 for index in pending:
                     table.add(index, _evaluate_point(payload, grid[index], seeds[index]))
                     bar.update(1)
+            elif client is not None:
+                with _quiet("distributed.client"):        # a lost scheduler is one line
+                    try:               # the payload sent once, not pickled into every task
+                        shared = client.scatter(payload, broadcast=True, hash=False)
+                        _collect(executor, shared, grid, seeds, pending, table, bar)
+                    except concurrent.futures.CancelledError:
+                        raise SchedulerLost(_lost_message(
+                            table, f"lost the scheduler {scheduler}")) from None
             else:
                 for lost in itertools.count():
                     try:
@@ -591,13 +642,15 @@ def run(metric: Metric, base: FourF, parameters: Mapping[str, Sequence], *,
                         executor.shutdown(wait=True)        # a worker died: the pool is gone
                         pending = [index for index in pending if index not in table.done]
                         if lost == WORKER_RETRIES:
-                            raise WorkersLost(_lost_message(table, lost + 1)) from None
+                            raise WorkersLost(_lost_message(
+                                table, f"worker processes died {lost + 1} times")) from None
                         executor = _pool(workers)
     finally:
-        if executor is not None:
+        if client is not None:
+            with _quiet("distributed"):
+                client.close(timeout=CONNECT_TIMEOUT)
+        elif executor is not None:
             executor.shutdown(wait=True)
-        if close is not None:
-            close()
     records = table.records()
     if out is not None:
         base_values = {n: value_of(base, n) for n in names} if mode == "one-at-a-time" else None
@@ -605,13 +658,26 @@ def run(metric: Metric, base: FourF, parameters: Mapping[str, Sequence], *,
     return records
 
 
-def _lost_message(table: _Table, times: int) -> str:
+def _lost_message(table: _Table, what: str) -> str:
+    """One line: ``what`` went wrong, how many points finished, and how to continue."""
     done = f"{len(table.done)} of {len(table.points)} points finished"
     if table.folder is None:
-        return f"worker processes died {times} times; {done}, none kept (no out folder)"
-    return (f"worker processes died {times} times; {done} are kept in "
-            f"{table.folder / TABLE}: continue with resume=True (--resume --out "
-            f"{table.folder})")
+        return f"{what}; {done}, none kept (no out folder)"
+    return (f"{what}; {done} are kept in {table.folder / TABLE}: continue with resume=True "
+            f"(--resume --out {table.folder})")
+
+
+@contextlib.contextmanager
+def _quiet(name: str):
+    """Only critical records of the logger ``name`` while the block runs: the failures it
+    would log with tracebacks are reported by the sweep in one line."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _write_outputs(folder: Path, records: list[dict], names: list[str], metric_names,

@@ -177,18 +177,135 @@ def test_seeds_come_from_the_point_not_its_place():
 
 # --- where it runs, resume, files ------------------------------------------------------------
 
-def test_local_processes_and_a_dask_cluster_give_the_same_table(bench):
+def test_local_processes_and_a_dask_cluster_give_the_same_table(bench, tmp_path):
     distributed = pytest.importorskip("distributed")
+    import threading
+
     metric, base = bench
     here = sweep.run(metric, base, PARAMETERS, repeats=2, workers=0, progress=False)
     processes = sweep.run(metric, base, PARAMETERS, repeats=2, workers=2, progress=False)
+    out = tmp_path / "cluster"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        pids = list(client.run(os.getpid).values())
+
+        def kill_a_worker():                    # once the first row is written
+            while not (out / sweep.TABLE).exists():
+                time.sleep(0.01)
+            os.kill(pids[0], signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_a_worker, daemon=True)
+        killer.start()
         cluster_rows = sweep.run(metric, base, PARAMETERS, repeats=2, progress=False,
-                                 scheduler=cluster.scheduler_address)
+                                 scheduler=cluster.scheduler_address, out=out)
+        killer.join()
     assert processes == here
-    assert cluster_rows == here
+    assert cluster_rows == here                 # a worker killed mid-sweep: the same table
     assert [r["point"] for r in here] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+
+
+def _serve(answer):
+    """A local TCP port that accepts and then says nothing (``answer`` None) or answers
+    ``answer`` (bytes) to what it reads, as a port of another service would."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            connection, _ = server.accept()
+            if answer is not None:
+                connection.recv(65536)
+                connection.sendall(answer)
+            threading.Timer(30, connection.close).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("answer, named", [
+    (None, "no Dask handshake within 1 s"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "does not answer as a dask scheduler"),
+], ids=["silent", "http"])
+def test_a_port_that_is_not_a_dask_scheduler_is_one_line_within_the_bound(
+        bench, tmp_path, capsys, monkeypatch, answer, named):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(sweep, "CONNECT_TIMEOUT", 1.0)
+    address = _serve(answer)
+    started = time.monotonic()
+    with pytest.raises(ValueError, match=f"scheduler '{address}'.*{named}"):
+        sweep.run(*bench, {"camera.read_noise": [1.0]}, scheduler=address, progress=False)
+    assert time.monotonic() - started < 5                  # was a hang, or a 46-line traceback
+    assert main(["sweep", "--param", "camera.read_noise=1", "--scheduler", address, "--out",
+                 str(tmp_path / "s"), "--no-progress"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and named in error and not (tmp_path / "s").exists()
+
+
+def _waiting_metric(seconds):
+    class Waits:
+        names = ("value",)
+
+        def describe(self):
+            return {"metric": "Waits"}
+
+        def evaluate(self, fourf, seeds):
+            time.sleep(seconds)
+            return [{"value": fourf.camera.read_noise + s % 7} for s in seeds]
+
+    return Waits()
+
+
+def test_a_lost_scheduler_is_one_line_naming_resume_and_keeps_the_rows(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    import threading
+
+    parameters = {"camera.read_noise": [1.0, 2.0, 3.0, 4.0]}
+    out = tmp_path / "s"
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                       dashboard_address=None)
+
+    def lose_the_scheduler():
+        while not (out / sweep.TABLE).exists():
+            time.sleep(0.02)
+        cluster.close()
+
+    threading.Thread(target=lose_the_scheduler, daemon=True).start()
+    with pytest.raises(sweep.SchedulerLost) as raised:
+        sweep.run(_waiting_metric(0.3), system(), parameters, out=out, progress=False,
+                  scheduler=cluster.scheduler_address)
+    message = str(raised.value)
+    assert isinstance(raised.value, OSError) and "\n" not in message    # the CLI's one line
+    assert f"lost the scheduler {cluster.scheduler_address}" in message
+    assert f"--resume --out {out}" in message
+    kept = (out / sweep.TABLE).read_text()
+    assert kept.count("\n") >= 2                                   # the header and a row
+    whole = sweep.run(_waiting_metric(0), system(), parameters, workers=0, progress=False)
+    assert sweep.run(_waiting_metric(0), system(), parameters, workers=0, out=out, resume=True,
+                     progress=False) == whole
+    assert (out / sweep.TABLE).read_text().startswith(kept)          # no row lost or redone
+
+
+def test_the_payload_goes_to_the_cluster_once_not_in_every_task():
+    distributed = pytest.importorskip("distributed")
+    import warnings
+
+    import dask
+
+    metric = sweep.KernelError(kernel(), images(4, 48))           # a payload of ~0.2 MB
+    base = metric.expose(system(), fill=0.7)
+    with dask.config.set({"distributed.admin.large-graph-warning-threshold": "100kB"}), \
+            distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                     dashboard_address=None) as cluster, \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rows = sweep.run(metric, base, {"camera.read_noise": [1.0, 2.0]}, progress=False,
+                         scheduler=cluster.scheduler_address)
+    assert not [w for w in caught if "large graph" in str(w.message)]
+    assert rows == sweep.run(metric, base, {"camera.read_noise": [1.0, 2.0]}, workers=0,
+                             progress=False)
 
 
 SLOW_SWEEP = textwrap.dedent("""
