@@ -46,9 +46,9 @@ def write_files(files: Mapping) -> None:
     are in place.
 
     A path that exists and is not a regular file (a device such as ``/dev/null``, a FIFO, a
-    socket; a folder: ``IsADirectoryError``) is refused with ``FileExistsError``: moving a file onto it would
-    replace the device node, not write to the device. Errors name the user's path, never a
-    temporary file."""
+    socket) is refused with ``FileExistsError`` (a folder with ``IsADirectoryError``): moving
+    a file onto it would replace the device node, not write to the device. Errors name the
+    user's path, never a temporary file."""
     targets = {Path(path): data for path, data in files.items()}
     for target in targets:
         _refuse_special(target)

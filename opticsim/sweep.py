@@ -61,7 +61,7 @@ from .slm import double_phase
 ELEMENTS = ("laser", "lens1", "lens2", "input_slm", "fourier_slm", "camera")
 MODES = ("grid", "one-at-a-time")
 TABLE, SPEC, PARQUET = "sweep.csv", "sweep.json", "sweep.parquet"
-WORKER_RETRIES = 2          # new pools after local workers died, before the sweep gives up
+WORKER_RETRIES = 2          # reruns of lost points: new local pools, or Dask task retries
 PARENT_POLL = 0.2           # s: how often a local worker checks that its client is alive
 CONNECT_TIMEOUT = 10.0      # s: the longest wait for a Dask scheduler to answer
 
@@ -467,20 +467,19 @@ def _connect(scheduler: str):
                                       CONNECT_TIMEOUT)
         await comm.close()
 
-    with concurrent.futures.ThreadPoolExecutor(1) as thread:  # a loop of its own, whatever
-        try:                                                  # loop the caller runs
-            thread.submit(asyncio.run, handshake()).result()
-            return thread.submit(Client, scheduler, timeout=f"{CONNECT_TIMEOUT}s").result()
-        except (asyncio.TimeoutError, TimeoutError):
-            raise ValueError(f"scheduler {scheduler!r}: no Dask handshake within "
-                             f"{CONNECT_TIMEOUT:g} s; is it a dask scheduler's address?") \
-                from None
-        except OSError as error:
-            raise ValueError(f"scheduler {scheduler!r}: cannot connect "
-                             f"({error_summary(error)})") from None
-        except Exception as error:          # what a reader of another protocol raises
-            raise ValueError(f"scheduler {scheduler!r} does not answer as a dask scheduler "
-                             f"({error_summary(error)})") from None
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as thread:  # a loop of its own, whatever
+            thread.submit(asyncio.run, handshake()).result()      # loop the caller runs
+        return Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s")
+    except (asyncio.TimeoutError, TimeoutError):
+        raise ValueError(f"scheduler {scheduler!r}: no Dask handshake within "
+                         f"{CONNECT_TIMEOUT:g} s; is it a dask scheduler's address?") from None
+    except OSError as error:
+        raise ValueError(f"scheduler {scheduler!r}: cannot connect "
+                         f"({error_summary(error)})") from None
+    except Exception as error:          # what a reader of another protocol raises
+        raise ValueError(f"scheduler {scheduler!r} does not answer as a dask scheduler "
+                         f"({error_summary(error)})") from None
 
 
 def _pool(workers: int | None) -> concurrent.futures.ProcessPoolExecutor:

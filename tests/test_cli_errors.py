@@ -13,7 +13,8 @@ def _one_line_error(capsys, command):
 
 
 @pytest.mark.parametrize("argv, named", [
-    (["sweep", "--param", "camera.read_noise=1", "--images", "0"], "--images must be an integer >= 1, got 0"),
+    (["sweep", "--param", "camera.read_noise=1", "--images", "0"],
+     "--images must be an integer >= 1, got 0"),
     (["sweep", "--param", "camera.read_noise=1", "--kernel-size", "-1"], "--kernel-size must be"),
     (["sweep", "--param", "camera.read_noise=1", "--kernel-seed", "-1"], "--kernel-seed must be"),
     (["sweep", "--param", "camera.read_noise=1", "--calibration-images", "0"],
