@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from kd.hardware import Bench
 from kd.train import Settings, build_model, load_checkpoint, save_checkpoint
-from opticsim import FourF, Laser, Lens, presets
+from opticsim import presets
 from opticsim.cli import main
 from opticsim.export import load_mask, save_mask, sidecar_path
 from opticsim.torch import Optical4fConv, load_state
@@ -54,11 +55,7 @@ def test_a_checkpoint_with_hostile_contents_is_one_line(checkpoint, tmp_path, ca
 
 @pytest.fixture(scope="module")
 def layer_state(tmp_path_factory):
-    window = presets.slm("pluto-2.1", shape=(16, 16))
-    n, dx, wavelength = 3 * 16, window.pitch / 3, 633e-9
-    f = n * dx * window.sample_pitch / wavelength
-    fourf = FourF(Laser(wavelength, 1e-3), Lens(f), Lens(f), shape=n, pitch=dx,
-                  fourier_slm=window)
+    fourf = Bench(fourier_slm="pluto").fourf((12, 12), (5, 5))
     path = Optical4fConv(fourf, 1, 2, 5, mask="phase", image_shape=(12, 12)).save(
         tmp_path_factory.mktemp("layer") / "layer.pt")
     return torch.load(path, weights_only=True)
