@@ -148,7 +148,8 @@ def load(name: str, split: str, *, seed: int = 0, root=None, size: int | None = 
         return Dataset(images, labels, (images[:, 0] > 0.5).astype(np.uint8), DIGIT_CLASSES,
                        name)
     if root is None:
-        raise ValueError(f"root must be the folder holding the {name} files, got None")
+        raise ValueError(f"the {name} data set needs root, the folder holding its files "
+                         "(--data-root on the command line)")
     if name == "cifar10":
         images, labels = _cifar10(Path(root), split, download)
         classes = CIFAR_CLASSES
@@ -339,8 +340,11 @@ def read_idx(path) -> np.ndarray:
     if len(data) < header:
         raise ValueError(f"{path}: truncated IDX header ({len(data)} of {header} bytes)")
     shape = tuple(int(n) for n in np.frombuffer(data, ">i4", data[3], 4))
+    if min(shape, default=0) < 0:
+        raise ValueError(f"{path}: header announces shape {shape}, with a negative axis; "
+                         "corrupt")
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if min(shape, default=0) < 0 or len(data) - header != expected:
+    if len(data) - header != expected:
         raise ValueError(f"{path}: header announces shape {shape} ({expected} data bytes) but "
                          f"the file holds {len(data) - header}; truncated or corrupt")
     return np.frombuffer(data, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
@@ -375,9 +379,11 @@ def _idx_pair(folder: Path, name: str, split: str, download: bool):
                                     f"download=True or place the IDX files in {folder}")
         paths.append(found[0])
     images, labels = read_idx(paths[0]), read_idx(paths[1])
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"{paths[0]}: expected uint8 images (N, H, W), got {images.dtype} "
-                         f"{images.shape}")
+    if images.ndim != 3 or images.dtype != np.uint8 or not images.size:
+        raise ValueError(f"{paths[0]}: expected uint8 images (N, H, W), each axis >= 1, got "
+                         f"{images.dtype} {images.shape}")
+    if labels.dtype.kind not in "ui":            # 1.7 would silently become class 1
+        raise ValueError(f"{paths[1]}: expected integer labels, got {labels.dtype}")
     if labels.ndim != 1 or len(labels) != len(images) or labels.min(initial=0) < 0 \
             or labels.max(initial=0) > 9:
         raise ValueError(f"{paths[1]}: expected {len(images)} labels in 0-9 to match "

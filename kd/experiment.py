@@ -230,8 +230,12 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
         if resume and tuned_path.exists():
             state = load_checkpoint(tuned_path)
             tuned = copy.deepcopy(student)
-            tuned.load_state_dict(state["model"])
-            return tuned.eval(), state["history"]["loss"]
+            try:
+                tuned.load_state_dict(state["model"])
+                return tuned.eval(), [float(loss) for loss in state["history"]["loss"]]
+            except (RuntimeError, KeyError, TypeError, ValueError) as error:
+                raise ValueError(f"checkpoint {tuned_path} does not hold this student's "
+                                 f"fine-tuning ({error})") from None
         count = experiment.finetune_images
         tuned, losses = fine_tune(
             student, *setups["student"], train.images[:count], train.labels[:count],

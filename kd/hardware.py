@@ -71,9 +71,7 @@ class Bench:
         ``N`` the FFT-friendly size ≥ twice the output tile; the Fourier SLM a window of ``N``²
         pixels at one sample each (its dead frame is then not resolved: fill factor 1), sampled
         by the FFT (``f1 = p_F·N·dx/λ``); the laser at ``power`` (W, default the preset's)."""
-        tile = max(i + k - 1 for i, k in zip(checks.shape2("image_shape", image_shape),
-                                               checks.shape2("kernel_shape", kernel_shape)))
-        n = next_fast_len(2 * tile)
+        n = self.grid(image_shape, kernel_shape)
         laser = presets.laser(self.laser, **({} if power is None else {"power": power}))
         fourier = presets.slm(self.fourier_slm, shape=(n, n), oversample=1, fill_factor=1.0)
         camera = presets.camera(self.camera, shape=(n, n), exposure=self.exposure)
@@ -82,6 +80,14 @@ class Bench:
         return FourF(laser, Lens(focal), Lens(focal * camera.pitch[0] / pitch),
                      input_slm=SLM((n, n), pitch, mode="amplitude", bits=self.input_bits),
                      fourier_slm=fourier, camera=camera, readout=readout)
+
+    def grid(self, image_shape, kernel_shape) -> int:
+        """``N``, the side of :meth:`fourf`'s grid and of the Fourier-SLM window (pixels): the
+        FFT-friendly size ≥ twice the output tile ``image + kernel − 1``. Cheap, so a window
+        larger than a panel can be refused before anything is computed on it."""
+        tile = max(i + k - 1 for i, k in zip(checks.shape2("image_shape", image_shape),
+                                               checks.shape2("kernel_shape", kernel_shape)))
+        return next_fast_len(2 * tile)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -133,11 +133,38 @@ def load_checkpoint(path, settings: Settings | None = None) -> dict:
     if missing:
         raise ValueError(f"checkpoint {path} is not an opticsim kd checkpoint (it lacks "
                          f"{sorted(missing)})")
+    _check_contents(path, state)
     if settings is not None and state["settings"] != settings.to_dict():
         changed = differences(state["settings"], settings.to_dict())
         raise ValueError(f"checkpoint {path} was written with other settings "
                          f"({'; '.join(changed)}); use another folder or the same settings")
     return state
+
+
+def _check_contents(path: Path, state: dict) -> None:
+    """``ValueError`` naming the checkpoint ``path`` unless each entry of ``state`` is of the
+    kind :func:`fit` writes (a file is data: nothing in it is trusted to be well formed)."""
+    model = state["model"]
+    problem = None
+    if not isinstance(state["settings"], dict):
+        problem = f"settings is a {type(state['settings']).__name__}, not a dict"
+    elif not isinstance(model, dict) or not all(
+            isinstance(key, str) and torch.is_tensor(value) for key, value in model.items()):
+        problem = "model is not a dict of named tensors"
+    elif not isinstance(state["epoch"], int) or isinstance(state["epoch"], bool) \
+            or state["epoch"] < 0:
+        problem = f"epoch is {state['epoch']!r}, not a count"
+    elif not isinstance(state["history"], dict):
+        problem = "history is not a dict"
+    elif not torch.is_tensor(state["rng"]) or state["rng"].dtype != torch.uint8:
+        problem = "rng is not a torch RNG state (a uint8 tensor)"
+    else:
+        try:
+            Settings.from_dict(state["settings"])
+        except (TypeError, ValueError) as error:
+            problem = f"its settings are not valid ({error})"
+    if problem is not None:
+        raise ValueError(f"checkpoint {path} is not a valid opticsim kd checkpoint: {problem}")
 
 
 def restore(path, in_channels: int | None = None, classes: int | None = None
@@ -153,10 +180,10 @@ def restore(path, in_channels: int | None = None, classes: int | None = None
         in_channels = next((int(t.shape[1]) for t in tensors if t.ndim == 4), 0)
     if classes is None:
         classes = ([int(t.shape[0]) for t in tensors if t.ndim == 2] or [0])[-1]
-    model = build_model(settings, in_channels, classes)
     try:
+        model = build_model(settings, in_channels, classes)
         model.load_state_dict(state["model"])
-    except RuntimeError as error:
+    except (RuntimeError, ValueError) as error:
         raise ValueError(f"checkpoint {path} does not fit a {settings.model} with its settings "
                          f"and {in_channels} input channels, {classes} classes: {error}") from None
     return model.eval(), settings
@@ -236,11 +263,13 @@ def fit(settings: Settings, images, labels, *, teacher_logits=None, validation=N
             model.load_state_dict(state["model"])
             optimiser.load_state_dict(state["optimiser"])
             schedule.load_state_dict(state["schedule"])
-        except (RuntimeError, ValueError, KeyError) as error:
+            history = {key: [None if v is None else float(v)       # None: not recorded then
+                             for v in state["history"].get(key, [None] * state["epoch"])]
+                       for key in history}
+            torch.set_rng_state(state["rng"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as error:
             raise ValueError(f"checkpoint {checkpoint} does not fit this model: {error}") from None
         start = state["epoch"]
-        history = {key: state["history"].get(key, [None] * start) for key in history}
-        torch.set_rng_state(state["rng"])
     else:
         torch.manual_seed(settings.seed)
     count = len(images)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -18,10 +19,29 @@ from numba.np.random import _constants as _random_tables
 
 from . import fft
 
+
+def _can_cache() -> bool:
+    """Whether numba can keep this file's compiled kernels on disk (a writable ``__pycache__``
+    beside it, or a user cache folder: ``NUMBA_CACHE_DIR``, ``~/.cache``). Without one (no
+    writable home or source tree) every process compiles them anew, with a warning, rather
+    than failing at import."""
+    def probe():
+        pass
+
+    try:
+        numba.njit(cache=True)(probe)           # numba finds its cache folder here, lazily
+    except RuntimeError as error:
+        warnings.warn(f"opticsim's numba kernels are compiled in every process: numba has no "
+                      f"writable cache folder ({error}); set NUMBA_CACHE_DIR to one",
+                      RuntimeWarning, stacklevel=2)
+        return False
+    return True
+
+
 # The passes between FFTs run on the calling thread: pyFFTW's OpenMP runtime is a separate
 # copy from numba's, and the two thread pools busy-wait against each other on a 2-core
 # machine (a parallel pass next to an FFT cost ~4-8 ms at 1024² instead of ~0.3 ms).
-_SERIAL = dict(cache=True, nogil=True)
+_SERIAL = dict(cache=_can_cache(), nogil=True)
 
 
 @numba.njit(**_SERIAL)

@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .files import prepare_folder, write_atomic
+from . import __version__, checks
+from .files import check_folder, check_targets, write_atomic
 
 SEED_KEYS = ("teacher", "baseline", "student_no_kd", "student", "student_hardware",
              "student_hardware_finetuned")
@@ -53,6 +53,24 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# Integer options and their least values, checked before any work so that the error names the
+# option (the libraries name their arguments, and some counts only matter later in a run).
+LEAST = {"images": 1, "kernel_size": 1, "kernel_seed": 0, "calibration_images": 1,
+         "data_seed": 0, "seed": 0, "seeds": 0, "repeats": 1, "workers": 0, "train_size": 1,
+         "image_size": 1, "epochs": 1, "batch_size": 1, "validation_images": 1,
+         "finetune_images": 1, "finetune_epochs": 1, "input_bits": 1, "channel": 0, "fill": 0}
+
+
+def _check_counts(args: argparse.Namespace) -> None:
+    """``ValueError`` naming the option when an integer option of :data:`LEAST` is below its
+    least value."""
+    for option, least in LEAST.items():
+        values = getattr(args, option, None)
+        for value in values if isinstance(values, list) else [values]:
+            if value is not None:
+                checks.integer(f"--{option.replace('_', '-')}", value, least)
 
 
 class UsageError(Exception):
@@ -217,9 +235,11 @@ def _train(args, argv) -> int:
 
     folder = Path(args.out)
     _device(args.device)
+    if len(set(args.seeds)) != len(args.seeds):
+        raise ValueError(f"--seeds must be distinct, got {' '.join(map(str, args.seeds))}")
     _experiment(args, args.seeds[0])            # bad settings fail before any folder is made
-    if not args.resume:
-        prepare_folder(folder, args.overwrite)
+    if not args.resume:                         # made by the first run, once its data loaded
+        check_folder(folder, args.overwrite)
     runs = {}
     for seed in args.seeds:
         runs[seed] = _run_one(args, seed, folder / f"seed-{seed}", argv)
@@ -249,6 +269,8 @@ def _eval(args, argv) -> int:
 
     from .environment import environment
 
+    if args.out:                                # refused before any work, not after it
+        check_targets([args.out], args.overwrite)
     test = load(args.dataset, "test", seed=args.data_seed, root=args.data_root,
                 size=args.image_size)
     model, settings = restore(args.checkpoint, test.images.shape[1], len(test.classes))
@@ -271,10 +293,7 @@ def _eval(args, argv) -> int:
     result["environment"] = environment()
     text = json.dumps(result, indent=2) + "\n"
     if args.out:
-        path = Path(args.out)
-        if path.exists() and not args.overwrite:
-            raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
-        write_atomic(path, text.encode())
+        write_atomic(Path(args.out), text.encode())
     print(text, end="")
     return 0
 
@@ -312,9 +331,8 @@ def _sweep(args, argv) -> int:
                   exposure=args.exposure, input_bits=args.input_bits)
     test = load(args.dataset, "test", seed=args.data_seed, root=args.data_root,
                 size=args.image_size)
-    count = args.images or (len(test) if args.checkpoint is not None else 16)
-    if count < 1:
-        raise ValueError(f"--images must be >= 1, got {count}")
+    count = args.images if args.images is not None else (
+        len(test) if args.checkpoint is not None else 16)
     images = test.images[:count]
     if args.checkpoint is not None:
         from kd.evaluate import HardwareAccuracy
@@ -369,6 +387,11 @@ def _student_displays(path: Path, args) -> tuple[np.ndarray, float, dict]:
     student, settings = restore(path)
     bench = Bench(laser=args.laser, fourier_slm=args.slm)
     cascade, image_shape = student.cascade, (args.image_size, args.image_size)
+    side, panel = bench.grid(image_shape, cascade.kernel_shape), presets.slm(args.slm).shape
+    if side > min(panel):                       # refused before the masks are computed
+        raise ValueError(f"--image-size {args.image_size}: the student's masks span {side}×"
+                         f"{side} pixels, more than the {panel[0]}×{panel[1]} panel of --slm "
+                         f"{args.slm}; use a smaller --image-size")
     fourf = bench.fourf(image_shape, cascade.kernel_shape, settings.readout)
     layout = fourf.layout(cascade.in_channels, cascade.out_channels, image_shape,
                           cascade.kernel_shape)
@@ -413,8 +436,8 @@ def _export(args, argv) -> int:
     from kd.train import CHECKPOINT_KEYS
 
     from . import presets
-    from .export import save_mask, sidecar_path
-    from .files import read_torch
+    from .export import mask_files, sidecar_path
+    from .files import read_torch, write_files
     from .torch import STATE_FORMAT
 
     slm = presets.slm(args.slm)
@@ -434,26 +457,18 @@ def _export(args, argv) -> int:
         channels = [args.channel]
     picked = [(c, part) for c in channels for part in ((0, 1) if differential else (None,))]
     paths = _export_paths(args.out, picked, differential)
-    for target in paths + [sidecar_path(p) for p in paths]:
-        if target.exists() and not args.overwrite:
-            raise FileExistsError(f"{target} exists; pass --overwrite to replace it")
-    written = []
-    try:
-        for (channel, part), target in zip(picked, paths):
-            display = values[channel] if part is None else values[channel, part]
-            written.append(save_mask(
-                target, display, presets.info(args.slm).name, wavelength=wavelength,
-                overwrite=args.overwrite, carrier=args.carrier, offset=args.offset,
-                fill=args.fill,
-                source={**source, "checkpoint": str(args.checkpoint), "channel": channel,
-                        "display": None if part is None else ("+", "-")[part],
-                        "command": _command(argv)}))
-    except BaseException:                       # a set of channels is written whole or not
-        for target in written:
-            target.unlink(missing_ok=True)
-            sidecar_path(target).unlink(missing_ok=True)
-        raise
-    print(f"wrote {', '.join(str(p) for p in written)} and their .json sidecars "
+    check_targets(paths + [sidecar_path(p) for p in paths], args.overwrite)
+    files = {}
+    for (channel, part), target in zip(picked, paths):
+        display = values[channel] if part is None else values[channel, part]
+        files.update(mask_files(
+            target, display, presets.info(args.slm).name, wavelength=wavelength,
+            carrier=args.carrier, offset=args.offset, fill=args.fill,
+            source={**source, "checkpoint": str(args.checkpoint), "channel": channel,
+                    "display": None if part is None else ("+", "-")[part],
+                    "command": _command(argv)}))
+    write_files(files)                  # the whole set or none; a set it replaces survives
+    print(f"wrote {', '.join(str(p) for p in paths)} and their .json sidecars "
           f"({slm.shape[0]}×{slm.shape[1]} {slm.bits}-bit gray levels)")
     return 0
 
@@ -792,6 +807,7 @@ def main(argv=None) -> int:
             if getattr(args, option, None) == "":
                 raise ValueError(f"--{option.replace('_', '-')} must be a path, got an empty "
                                  "string")
+        _check_counts(args)
         if args.command in RUNS:
             args.out = str(_run_folder(args))
         return args.handler(args, argv)

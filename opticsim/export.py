@@ -14,8 +14,9 @@ Gray levels of 9–15-bit panels are stored *unshifted* in 16-bit containers (a 
 Beside ``mask.png`` the sidecar ``mask.png.json`` holds what reproduces the file: the SLM's
 fields (and preset name), the wavelength, the sha256 of its LUT (of the complex128
 transmittance of every gray level), bits, offset, fill level, carrier, package version, the
-mask's shape and sha256, and the sha256 of the gray levels written (:func:`digest`).
-:func:`load_mask` reads a file back and refuses one that its sidecar does not describe.
+mask's shape and sha256, the sha256 of the gray levels written (:func:`digest`), and the
+sha256 of the sidecar's own entries (``sidecar_sha256``). :func:`load_mask` reads a file back
+and refuses one that its sidecar does not describe, or a sidecar that was edited.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, checks, presets
-from .files import error_summary, write_atomic
+from .files import check_targets, error_summary, write_files
 from .grid import place_centred
 from .slm import SLM
 
@@ -143,9 +144,22 @@ def save_mask(path, mask, slm, *, wavelength=None, overwrite: bool = False, carr
     given, float64 or complex128), ``.npz`` the arrays ``gray`` and ``mask``. ``source`` (a
     JSON-ready dict, e.g. the checkpoint and channel it came from) is kept in the sidecar.
 
-    Both files are written atomically; an existing file or sidecar is kept
-    (``FileExistsError``) unless ``overwrite``, and on any error neither new file is left.
+    Both files are written atomically, together or not at all (:func:`opticsim.files.write_files`:
+    on any error the files that were there are kept as they were); an existing file or sidecar
+    is kept (``FileExistsError``) unless ``overwrite``.
     """
+    path = Path(path)
+    check_targets([path, sidecar_path(path)], overwrite)
+    write_files(mask_files(path, mask, slm, wavelength=wavelength, carrier=carrier,
+                           offset=offset, fill=fill, source=source))
+    return path
+
+
+def mask_files(path, mask, slm, *, wavelength=None, carrier=None, offset=None, fill: int = 0,
+               source: dict | None = None) -> dict[Path, bytes]:
+    """What :func:`save_mask` writes, ``{path: image bytes, sidecar: JSON bytes}``, without
+    writing it: several masks can then be written all or none
+    (:func:`opticsim.files.write_files`)."""
     path = Path(path)
     preset = None
     if isinstance(slm, str):
@@ -154,21 +168,19 @@ def save_mask(path, mask, slm, *, wavelength=None, overwrite: bool = False, carr
     elif not isinstance(slm, SLM):
         raise TypeError(f"slm must be an opticsim.SLM or a preset name, got {type(slm).__name__}")
     kind, dtype = _container(path, slm.bits)
-    sidecar = sidecar_path(path)
-    for target in (path, sidecar):
-        if target.exists() and not overwrite:
-            raise FileExistsError(f"{target} exists; pass overwrite=True (--overwrite) to "
-                                  "replace it")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
-
     values = np.asarray(mask)
     if values.ndim != 2 or not np.issubdtype(values.dtype, np.number) \
             or np.issubdtype(values.dtype, np.integer):
         raise ValueError(f"mask must be a 2-D array of phases (rad), amplitudes or complex "
                          f"transmittances, got shape {values.shape} and dtype {values.dtype}")
+    if not values.size:
+        raise ValueError(f"mask must hold at least one pixel, got shape {values.shape}")
     values = values.astype(np.complex128 if np.iscomplexobj(values) else np.float64)
     checks.finite_array("mask", values)
+    largest = float(np.abs(values).max()) if np.iscomplexobj(values) else 0.0
+    if largest > 1 + 4 * np.finfo(np.float64).eps:         # |M| rounded in complex128
+        raise ValueError(f"mask: complex transmittances must have modulus |M| <= 1 (a panel "
+                         f"passes at most all the light), got max |M| = {largest:.6g}")
     if values.shape[0] > slm.shape[0] or values.shape[1] > slm.shape[1]:
         raise ValueError(f"mask of {values.shape} pixels is larger than the SLM panel "
                          f"{slm.shape}")
@@ -217,18 +229,17 @@ def save_mask(path, mask, slm, *, wavelength=None, overwrite: bool = False, carr
         "gray_sha256": digest(gray),
         "source": source,
     }
+    meta["sidecar_sha256"] = _sidecar_digest(meta)
     document = (json.dumps(meta, indent=2, allow_nan=False) + "\n").encode()
-    data = _encoded(kind, gray, values)
-    written = False
-    try:
-        write_atomic(path, data)
-        written = True
-        write_atomic(sidecar, document)
-    except OSError as error:
-        if written:                 # no image without the sidecar that describes it
-            path.unlink(missing_ok=True)
-        raise type(error)(f"cannot write {path}: {error.strerror or error}") from None
-    return path
+    return {path: _encoded(kind, gray, values), sidecar_path(path): document}
+
+
+def _sidecar_digest(meta: dict) -> str:
+    """sha256 (hex) of a sidecar's entries other than ``sidecar_sha256``, as compact JSON with
+    sorted keys: an edit to any of them (the wavelength, the offset) changes it."""
+    entries = {key: value for key, value in meta.items() if key != "sidecar_sha256"}
+    text = json.dumps(entries, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _decoded(path: Path, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -266,7 +277,7 @@ def _sidecar(path: Path, kind: str) -> dict:
         raise ValueError(f"{path}: its sidecar {sidecar.name} is not valid JSON ({error})") \
             from None
     required = {"format", "bits", "container", "gray_shape", "gray_sha256", "mask_shape",
-                "mask_sha256", "offset", "slm"}
+                "mask_sha256", "offset", "slm", "sidecar_sha256"}
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or not required <= set(meta) \
             or not isinstance(meta["slm"], dict):
         raise ValueError(f"{path}: its sidecar {sidecar.name} is not an {FORMAT} sidecar")
@@ -276,6 +287,23 @@ def _sidecar(path: Path, kind: str) -> dict:
                                      "dtype": "uint8" if bits <= 8 else "uint16"}:
         raise ValueError(f"{path}: its sidecar {sidecar.name} gives bits={bits!r} in "
                          f"{meta['container']!r}, which a {kind} file of this kind cannot be")
+    for key in ("gray_shape", "mask_shape", "offset"):
+        value = meta[key]
+        if not isinstance(value, list) or len(value) != 2 or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value):
+            raise ValueError(f"{path}: its sidecar {sidecar.name} gives {key}={value!r}, not a "
+                             "pair of pixel counts")
+    for key in ("gray_sha256", "mask_sha256"):
+        if not isinstance(meta[key], str):
+            raise ValueError(f"{path}: its sidecar {sidecar.name} gives {key}={meta[key]!r}, "
+                             "not a sha256 digest")
+    try:
+        intact = meta["sidecar_sha256"] == _sidecar_digest(meta)
+    except ValueError:                      # NaN or infinity: no sidecar holds them
+        intact = False
+    if not intact:
+        raise ValueError(f"{path}: its sidecar {sidecar.name} does not match its "
+                         "sidecar_sha256 (the sidecar was edited)")
     return meta
 
 

@@ -19,7 +19,6 @@ import math
 import os
 import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 

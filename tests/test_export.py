@@ -148,19 +148,42 @@ def test_unknown_preset_larger_mask_bad_bits_suffix_and_carrier_are_refused(tmp_
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
 
 
-def test_a_failed_sidecar_write_leaves_no_image(tmp_path, monkeypatch):
-    import opticsim.export as export
+@pytest.mark.parametrize("mode", ["amplitude", "phase"])
+def test_a_complex_mask_beyond_unit_modulus_and_an_empty_mask_are_refused(tmp_path, mode):
+    slm = SLM(PANEL, 8e-6, mode=mode)
+    with pytest.raises(ValueError, match=r"modulus \|M\| <= 1 .* got max \|M\| = 1.5"):
+        save_mask(tmp_path / "m.png", np.full((4, 4), 1.5 + 0j), slm)
+    if mode == "amplitude":                         # as the real 1.5 is refused
+        with pytest.raises(ValueError, match=r"amplitudes in \[0, 1\]"):
+            save_mask(tmp_path / "m.png", np.full((4, 4), 1.5), slm)
+    with pytest.raises(ValueError, match=r"at least one pixel, got shape \(0, 0\)"):
+        save_mask(tmp_path / "m.png", np.zeros((0, 0)), slm)
+    assert _nothing_written(tmp_path)
+    unit = np.exp(1j * np.linspace(0, 6, 16)).reshape(4, 4)
+    save_mask(tmp_path / "m.png", unit, slm)                        # |M| = 1 within rounding
+
+
+def test_a_failed_sidecar_write_leaves_no_image_and_keeps_an_earlier_pair(tmp_path,
+                                                                          monkeypatch):
+    from opticsim import files
 
     def refuse_sidecars(path, data):
-        if str(path).endswith(".json"):
-            raise PermissionError(13, "Permission denied")
-        write_atomic(path, data)
+        if path.name.endswith(".json"):
+            raise PermissionError(13, "Permission denied", str(path) + ".1234.tmp")
+        return write_temporary(path, data)
 
-    write_atomic = export.write_atomic
-    monkeypatch.setattr(export, "write_atomic", refuse_sidecars)
-    with pytest.raises(PermissionError, match="m.png"):
+    write_temporary = files._write_temporary
+    monkeypatch.setattr(files, "_write_temporary", refuse_sidecars)
+    with pytest.raises(PermissionError, match="m.png.json"):
         save_mask(tmp_path / "m.png", _phases(), SLM(PANEL, 8e-6))
     assert _nothing_written(tmp_path)
+    monkeypatch.undo()
+    path = save_mask(tmp_path / "m.png", _phases(0), SLM(PANEL, 8e-6))
+    earlier = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    monkeypatch.setattr(files, "_write_temporary", refuse_sidecars)
+    with pytest.raises(PermissionError, match="m.png.json"):
+        save_mask(path, _phases(1), SLM(PANEL, 8e-6), overwrite=True)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == earlier
 
 
 def test_an_existing_file_or_sidecar_is_replaced_only_with_overwrite(tmp_path):
@@ -187,11 +210,17 @@ def _tamper_pixel(path):
     Image.fromarray(pixels).save(path)
 
 
-def _edit_sidecar(key, value):
+def _edit_sidecar(key, value, rehash=True):
+    """Edit a sidecar entry, and (``rehash``) its sidecar_sha256 too, as a forger would: the
+    checks of the pixels against the sidecar are then what refuses it."""
     def edit(path):
+        from opticsim.export import _sidecar_digest
+
         sidecar = sidecar_path(path)
         meta = json.loads(sidecar.read_text())
         meta[key] = value
+        if rehash:
+            meta["sidecar_sha256"] = _sidecar_digest(meta)
         sidecar.write_text(json.dumps(meta))
     return edit
 
@@ -205,6 +234,9 @@ def _edit_sidecar(key, value):
     (_edit_sidecar("bits", 7), "7-bit"),
     (_edit_sidecar("format", "something-else"), "sidecar"),
     (_edit_sidecar("slm", 5), "sidecar"),
+    (_edit_sidecar("wavelength", 532e-9, rehash=False), "the sidecar was edited"),
+    (_edit_sidecar("offset", [0, 1], rehash=False), "the sidecar was edited"),
+    (_edit_sidecar("sidecar_sha256", None, rehash=False), "the sidecar was edited"),
 ])
 def test_a_corrupt_or_tampered_file_or_sidecar_is_refused(tmp_path, spoil, named):
     path = save_mask(tmp_path / "m.png", _phases(), SLM(PANEL, 8e-6))

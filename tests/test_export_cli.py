@@ -1,6 +1,10 @@
 """``opticsim export``: a kd student's and a saved Optical4fConv layer's masks written as the
 gray levels the engine displays, one file per display, and one-line errors that write nothing."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -105,20 +109,92 @@ def test_errors_are_one_line_and_write_nothing(student, tmp_path, capsys):
     assert (tmp_path / "m-2-neg.png").read_bytes() == b"kept"
 
 
-def test_a_failure_part_way_through_the_channels_removes_those_written(student, tmp_path,
-                                                                       monkeypatch):
-    import opticsim.export as export
+@pytest.mark.parametrize("size", [3000, 20000])
+def test_an_image_size_beyond_the_panel_is_refused_before_computing(student, tmp_path,
+                                                                     monkeypatch, capsys, size):
+    import kd.hardware
 
-    written = []
+    def computed(*args):
+        raise AssertionError("the masks were computed")
 
-    def fail_on_the_third(path, *args, **kwargs):
-        if len(written) == 2:
-            raise OSError(28, "No space left on device")
-        written.append(save_mask(path, *args, **kwargs))
+    monkeypatch.setattr(kd.hardware, "student_phases", computed)
+    assert main(["export", str(student[1]), "--slm", "pluto", "-o", str(tmp_path / "m.png"),
+                 "--image-size", str(size)]) == 1
+    error = capsys.readouterr().err
+    assert f"--image-size {size}: the student's masks span" in error
+    assert "1080×1920 panel of --slm pluto" in error and list(tmp_path.iterdir()) == []
+
+
+def _export(student, out, *more):
+    return main(["export", str(student[1]), "--slm", "meadowlark", "-o", str(out),
+                 "--image-size", str(IMAGE), *more])
+
+
+def _contents(folder):
+    return {path.name: path.read_bytes() for path in folder.iterdir()}
+
+
+def test_a_failure_part_way_through_the_channels_writes_none(student, tmp_path, monkeypatch,
+                                                             capsys):
+    from opticsim import files
+
+    write_temporary, written = files._write_temporary, []
+
+    def disk_full_at_the_fifth(path, data):
+        if len(written) == 4:
+            raise OSError(28, "No space left on device", str(path) + ".1234.tmp")
+        written.append(write_temporary(path, data))
         return written[-1]
 
-    save_mask = export.save_mask
-    monkeypatch.setattr(export, "save_mask", fail_on_the_third)
-    assert main(["export", str(student[1]), "--slm", "meadowlark", "-o",
-                 str(tmp_path / "m.png"), "--image-size", str(IMAGE)]) == 1
-    assert len(written) == 2 and list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(files, "_write_temporary", disk_full_at_the_fifth)
+    assert _export(student, tmp_path / "m.png") == 1
+    assert capsys.readouterr().err.endswith("/m-1-pos.png: No space left on device\n")
+    assert len(written) == 4 and list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_overwrite_keeps_the_earlier_export_whole(student, tmp_path, monkeypatch,
+                                                           capsys):
+    from opticsim import files
+
+    assert _export(student, tmp_path / "m.png", "--fill", "3") == 0
+    earlier = _contents(tmp_path)
+    assert len(earlier) == 12
+    write_temporary, calls = files._write_temporary, []
+
+    def disk_full_at_the_seventh(path, data):
+        calls.append(path)
+        if len(calls) == 7:
+            raise OSError(28, "No space left on device", str(path) + ".1234.tmp")
+        return write_temporary(path, data)
+
+    monkeypatch.setattr(files, "_write_temporary", disk_full_at_the_seventh)
+    assert _export(student, tmp_path / "m.png", "--overwrite") == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert _contents(tmp_path) == earlier
+    monkeypatch.undo()
+    assert _export(student, tmp_path / "m.png", "--overwrite") == 0
+    assert sorted(_contents(tmp_path)) == sorted(earlier)
+    assert _contents(tmp_path) != earlier                          # the fill changed
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or sys.platform != "linux",
+                    reason="mounting a small tmpfs needs root on Linux")
+def test_a_full_file_system_keeps_the_earlier_export_whole(student, tmp_path, capsys):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
+                             capture_output=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        assert _export(student, disk / "m.png", "--fill", "3") == 0
+        earlier = _contents(disk)
+        largest = max(len(data) for data in earlier.values())
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        (disk / "filler").write_bytes(bytes(free - 2 * largest))   # room for one new image
+        assert _export(student, disk / "m.png", "--overwrite") == 1
+        assert "No space left on device" in capsys.readouterr().err
+        (disk / "filler").unlink()
+        assert _contents(disk) == earlier
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)

@@ -79,6 +79,26 @@ def test_corrupt_idx_is_named(tmp_path, mnist_raw, suffix, corrupt, reason):
         load("mnist", "train", root=tmp_path)
 
 
+@pytest.mark.parametrize("images, labels, named, reason", [
+    (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8), IMAGES, "each axis >= 1"),
+    (np.zeros((5, 0, 0), np.uint8), np.arange(5, dtype=np.uint8), IMAGES, "each axis >= 1"),
+    (np.zeros((2, 4, 4), np.uint8), np.array([1.7, 2.0], ">f4"), LABELS, "integer labels"),
+], ids=["no-images", "empty-images", "float-labels"])
+def test_empty_splits_and_float_labels_are_refused_naming_the_file(tmp_path, images, labels,
+                                                                   named, reason):
+    write_idx(tmp_path / IMAGES, images)
+    write_idx(tmp_path / LABELS, labels, 0x0D if labels.dtype.kind == "f" else 0x08)
+    with pytest.raises(ValueError, match=f"{re.escape(str(tmp_path / named))}: .*{reason}"):
+        load("mnist", "train", root=tmp_path)
+
+
+def test_a_negative_axis_is_named_as_such(tmp_path):
+    path = tmp_path / "x.idx"
+    path.write_bytes(bytes([0, 0, 8, 1]) + np.array([-5], ">i4").tobytes())
+    with pytest.raises(ValueError, match=r"shape \(-5,\), with a negative axis"):
+        read_idx(path)
+
+
 def test_idx_count_mismatch_and_missing_file(tmp_path, mnist_raw):
     write_mnist(tmp_path, mnist_raw[0], mnist_raw[1][:4])
     with pytest.raises(ValueError, match=re.escape(str(tmp_path / LABELS))):
@@ -86,7 +106,7 @@ def test_idx_count_mismatch_and_missing_file(tmp_path, mnist_raw):
     (tmp_path / "t10k-labels-idx1-ubyte").unlink()
     with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte.*download=True"):
         load("mnist", "test", root=tmp_path)
-    with pytest.raises(ValueError, match="root"):
+    with pytest.raises(ValueError, match=r"needs root, the folder .* \(--data-root"):
         load("mnist", "train")
 
 

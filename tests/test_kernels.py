@@ -121,3 +121,21 @@ def test_spectrum_times_masks_in_place_single_channel():
     expected = _kernels.spectrum_times_masks_reference(spectrum, masks)
     _kernels.spectrum_times_masks(spectrum, masks, spectrum.reshape(2, 1, 8, 8))
     np.testing.assert_allclose(spectrum[:, None], expected, rtol=1e-14)
+
+
+def test_without_a_writable_numba_cache_the_kernels_compile_with_a_warning():
+    import subprocess
+    import sys
+
+    # numba without a cache locator: what it finds with no writable home or source tree
+    script = ("import warnings; warnings.simplefilter('always')\n"
+              "import numba.core.caching as caching\n"
+              "caching.CacheImpl._locator_classes = []\n"
+              "import numpy as np\n"
+              "from opticsim import _kernels\n"
+              "print(_kernels._any_non_finite(np.array([1, np.nan], complex)))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "True\n"                                  # compiled and ran
+    assert "RuntimeWarning: opticsim's numba kernels are compiled in every process" in done.stderr
+    assert "NUMBA_CACHE_DIR" in done.stderr and "Traceback" not in done.stderr

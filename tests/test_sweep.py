@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,6 +154,17 @@ def test_points_are_the_grid_or_one_parameter_at_a_time(bench):
         sweep.points(base, {"camera.read_noise": []})
 
 
+@pytest.mark.parametrize("first, second", [("lens1.zernike.4", "lens1.zernike.04"),
+                                           ("readout", ".readout")])
+def test_two_names_for_one_field_are_refused(bench, tmp_path, capsys, first, second):
+    with pytest.raises(ValueError, match=f"{first!r} and {second!r} set the same field"):
+        sweep.points(bench[1], {first: [0.1, 0.2], second: [0.3]})
+    assert main(["sweep", "--param", f"{first}=0.1", "--param", f"{second}=0.3", "--workers",
+                 "0", "--out", str(tmp_path / "s"), "--no-progress"]) == 1
+    assert "set the same field" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
 def test_seeds_come_from_the_point_not_its_place():
     point = {"fourier_slm.bits": 4, "camera.read_noise": 2}
     seeds = sweep.point_seeds(point, 3, seed=5)
@@ -166,17 +178,31 @@ def test_seeds_come_from_the_point_not_its_place():
 
 # --- where it runs, resume, files ------------------------------------------------------------
 
-def test_local_processes_and_a_dask_cluster_give_the_same_table(bench):
+def test_local_processes_and_a_dask_cluster_give_the_same_table(bench, tmp_path):
     distributed = pytest.importorskip("distributed")
+    import threading
+
     metric, base = bench
     here = sweep.run(metric, base, PARAMETERS, repeats=2, workers=0, progress=False)
     processes = sweep.run(metric, base, PARAMETERS, repeats=2, workers=2, progress=False)
+    out = tmp_path / "cluster"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        pids = list(client.run(os.getpid).values())
+
+        def kill_a_worker():                    # once the first row is written
+            while not (out / sweep.TABLE).exists():
+                time.sleep(0.01)
+            os.kill(pids[0], signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_a_worker, daemon=True)
+        killer.start()
         cluster_rows = sweep.run(metric, base, PARAMETERS, repeats=2, progress=False,
-                                 scheduler=cluster.scheduler_address)
+                                 scheduler=cluster.scheduler_address, out=out)
+        killer.join()
     assert processes == here
-    assert cluster_rows == here
+    assert cluster_rows == here                 # a worker killed mid-sweep: the same table
     assert [r["point"] for r in here] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
 
 
@@ -205,6 +231,109 @@ def test_local_sweeps_need_no_dask_and_a_cluster_without_it_is_one_error(bench):
     assert "pip install 'opticsim[cluster]'" in done.stdout
 
 
+def _serve(answer):
+    """A local TCP port that accepts and then says nothing (``answer`` None) or answers
+    ``answer`` (bytes) to what it reads, as a port of another service would."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            connection, _ = server.accept()
+            if answer is not None:
+                connection.recv(65536)
+                connection.sendall(answer)
+            threading.Timer(30, connection.close).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("answer, named", [
+    (None, "no Dask handshake within 1 s"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "does not answer as a dask scheduler"),
+], ids=["silent", "http"])
+def test_a_port_that_is_not_a_dask_scheduler_is_one_line_within_the_bound(
+        bench, tmp_path, capsys, monkeypatch, answer, named):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(sweep, "CONNECT_TIMEOUT", 1.0)
+    address = _serve(answer)
+    started = time.monotonic()
+    with pytest.raises(ValueError, match=f"scheduler '{address}'.*{named}"):
+        sweep.run(*bench, {"camera.read_noise": [1.0]}, scheduler=address, progress=False)
+    assert time.monotonic() - started < 5                  # was a hang, or a 46-line traceback
+    assert main(["sweep", "--param", "camera.read_noise=1", "--scheduler", address, "--out",
+                 str(tmp_path / "s"), "--no-progress"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and named in error and not (tmp_path / "s").exists()
+
+
+def _waiting_metric(seconds):
+    class Waits:
+        names = ("value",)
+
+        def describe(self):
+            return {"metric": "Waits"}
+
+        def evaluate(self, fourf, seeds):
+            time.sleep(seconds)
+            return [{"value": fourf.camera.read_noise + s % 7} for s in seeds]
+
+    return Waits()
+
+
+def test_a_lost_scheduler_is_one_line_naming_resume_and_keeps_the_rows(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    import threading
+
+    parameters = {"camera.read_noise": [1.0, 2.0, 3.0, 4.0]}
+    out = tmp_path / "s"
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                       dashboard_address=None)
+
+    def lose_the_scheduler():
+        while not (out / sweep.TABLE).exists():
+            time.sleep(0.02)
+        cluster.close()
+
+    threading.Thread(target=lose_the_scheduler, daemon=True).start()
+    with pytest.raises(sweep.SchedulerLost) as raised:
+        sweep.run(_waiting_metric(0.3), system(), parameters, out=out, progress=False,
+                  scheduler=cluster.scheduler_address)
+    message = str(raised.value)
+    assert isinstance(raised.value, OSError) and "\n" not in message    # the CLI's one line
+    assert f"lost the scheduler {cluster.scheduler_address}" in message
+    assert f"--resume --out {out}" in message
+    kept = (out / sweep.TABLE).read_text()
+    assert kept.count("\n") >= 2                                   # the header and a row
+    whole = sweep.run(_waiting_metric(0), system(), parameters, workers=0, progress=False)
+    assert sweep.run(_waiting_metric(0), system(), parameters, workers=0, out=out, resume=True,
+                     progress=False) == whole
+    assert (out / sweep.TABLE).read_text().startswith(kept)          # no row lost or redone
+
+
+def test_the_payload_goes_to_the_cluster_once_not_in_every_task():
+    distributed = pytest.importorskip("distributed")
+    import warnings
+
+    import dask
+
+    metric = sweep.KernelError(kernel(), images(4, 48))           # a payload of ~0.2 MB
+    base = metric.expose(system(), fill=0.7)
+    with dask.config.set({"distributed.admin.large-graph-warning-threshold": "100kB"}), \
+            distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                     dashboard_address=None) as cluster, \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rows = sweep.run(metric, base, {"camera.read_noise": [1.0, 2.0]}, progress=False,
+                         scheduler=cluster.scheduler_address)
+    assert not [w for w in caught if "large graph" in str(w.message)]
+    assert rows == sweep.run(metric, base, {"camera.read_noise": [1.0, 2.0]}, workers=0,
+                             progress=False)
+
+
 SLOW_SWEEP = textwrap.dedent("""
     import sys, time
     import numpy as np
@@ -229,8 +358,8 @@ SLOW_SWEEP = textwrap.dedent("""
     PARAMETERS = {"camera.read_noise": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]}
 
     if __name__ == "__main__":
-        sweep.run(Slow(), base(), PARAMETERS, repeats=2, workers=0, out=sys.argv[1],
-                  resume=True, progress=False)
+        sweep.run(Slow(), base(), PARAMETERS, repeats=2, workers=int(sys.argv[2]),
+                  out=sys.argv[1], resume=True, progress=False)
 """)
 
 
@@ -238,7 +367,7 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path):
     script = tmp_path / "slow_sweep.py"
     script.write_text(SLOW_SWEEP)
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    process = subprocess.Popen([sys.executable, str(script), str(killed)])
+    process = subprocess.Popen([sys.executable, str(script), str(killed), "0"])
     table = killed / sweep.TABLE
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
@@ -256,10 +385,102 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_table(tmp_path):
         sys.path.remove(str(tmp_path))
     resumed = sweep.run(slow_sweep.Slow(), slow_sweep.base(), slow_sweep.PARAMETERS, repeats=2,
                         workers=0, out=killed, resume=True, progress=False)
-    subprocess.run([sys.executable, str(script), str(whole)], check=True)
+    subprocess.run([sys.executable, str(script), str(whole), "0"], check=True)
     assert table.read_text() == (whole / sweep.TABLE).read_text()
     assert table.read_text().splitlines()[:len(partial)] == partial  # kept, not recomputed
     assert len(resumed) == 16
+
+
+def _dying_metric(marker, times):
+    """A metric whose worker process is killed (SIGKILL) while evaluating, the first ``times``
+    times (counted by the files beside ``marker``); defined here, so pickled by value."""
+    class Dying:
+        names = ("value",)
+
+        def describe(self):
+            return {"metric": "Dying"}
+
+        def evaluate(self, fourf, seeds):
+            for attempt in range(times):
+                try:
+                    os.close(os.open(f"{marker}-{attempt}", os.O_CREAT | os.O_EXCL))
+                except FileExistsError:
+                    continue
+                os.kill(os.getpid(), signal.SIGKILL)
+            return [{"value": fourf.camera.read_noise + s % 7} for s in seeds]
+
+    return Dying()
+
+
+def test_a_killed_local_worker_is_replaced_and_the_table_is_whole(tmp_path):
+    base = system()
+    parameters = {"camera.read_noise": [1.0, 2.0, 3.0]}
+    rows = sweep.run(_dying_metric(tmp_path / "killed", 1), base, parameters, workers=1,
+                     out=tmp_path / "s", progress=False)
+    assert rows == sweep.run(_dying_metric(tmp_path / "killed", 0), base, parameters,
+                             workers=0, progress=False)
+    assert (tmp_path / "killed-0").exists()                  # a worker did die
+
+
+def test_workers_that_keep_dying_end_the_sweep_with_one_line_naming_resume(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setattr(sweep, "WORKER_RETRIES", 1)
+    out = tmp_path / "s"
+    with pytest.raises(sweep.WorkersLost) as raised:
+        sweep.run(_dying_metric(tmp_path / "killed", 2), system(),
+                  {"camera.read_noise": [1.0, 2.0]}, workers=1, out=out, progress=False)
+    message = str(raised.value)
+    assert "\n" not in message and "died 2 times; 0 of 2 points" in message
+    assert f"--resume --out {out}" in message
+    assert isinstance(raised.value, OSError)                  # the CLI's one-line errors
+    assert (out / sweep.SPEC).exists() and not (out / sweep.TABLE).exists()
+
+
+def _children(pid):
+    """Process ids whose parent is ``pid`` (Linux ``/proc``)."""
+    children = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat_file.parent.name))
+    return children
+
+
+def _alive(pid):
+    """True while ``pid`` runs (a zombie left to a parent that does not reap it counts as
+    gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="lists processes in /proc")
+def test_local_workers_end_with_a_killed_client(tmp_path):
+    script = tmp_path / "slow_sweep.py"
+    script.write_text(SLOW_SWEEP)
+    out = tmp_path / "s"
+    client = subprocess.Popen([sys.executable, str(script), str(out), "2"])
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+                (out / sweep.TABLE).exists() and len(_children(client.pid)) >= 3):
+            assert client.poll() is None
+            time.sleep(0.05)
+        children = set(_children(client.pid))   # two workers and the resource tracker
+        assert len(children) >= 3
+    finally:
+        client.kill()
+        client.wait()
+    assert (out / sweep.TABLE).read_text().count("\n") < 1 + 2 * 8      # killed mid-sweep
+    deadline = time.monotonic() + 10 * sweep.PARENT_POLL + 5
+    while any(map(_alive, children)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in children if _alive(pid)]
 
 
 def test_folder_holds_table_settings_and_a_plot_per_field(bench, tmp_path):
@@ -267,8 +488,8 @@ def test_folder_holds_table_settings_and_a_plot_per_field(bench, tmp_path):
     out = tmp_path / "sweep"
     rows = sweep.run(metric, base, PARAMETERS, repeats=2, workers=0, out=out, progress=False)
     lines = (out / sweep.TABLE).read_text().splitlines()
-    assert lines[0] == "point,fourier_slm.bits,camera.read_noise,repeat,seed,error"
-    assert len(lines) == 13 and float(lines[1].split(",")[-1]) == rows[0]["error"]
+    assert lines[0] == "point,fourier_slm.bits,camera.read_noise,repeat,seed,error,sha256"
+    assert len(lines) == 13 and float(lines[1].split(",")[-2]) == rows[0]["error"]
     spec = json.loads((out / sweep.SPEC).read_text())
     assert spec["parameters"] == PARAMETERS and spec["repeats"] == 2
     assert spec["base"]["camera"]["read_noise"] == 2.0
@@ -286,6 +507,43 @@ def test_folder_holds_table_settings_and_a_plot_per_field(bench, tmp_path):
     with pytest.raises(ValueError, match="line 2"):
         sweep.run(metric, base, PARAMETERS, repeats=2, workers=0, out=out, resume=True,
                   progress=False)
+    cells = lines[3].split(",")
+    cells[-2] = repr(float(cells[-2]) / 2)                  # a result edited, nothing else
+    (out / sweep.TABLE).write_text("\n".join(lines[:3] + [",".join(cells)] + lines[4:]) + "\n")
+    with pytest.raises(ValueError, match="line 4 does not match its sha256"):
+        sweep.run(metric, base, PARAMETERS, repeats=2, workers=0, out=out, resume=True,
+                  progress=False)
+    (out / sweep.TABLE).write_text("\n".join(lines[:3] + lines[5:]) + "\n")  # point 1 dropped
+    resumed = sweep.run(metric, base, PARAMETERS, repeats=2, workers=0, out=out, resume=True,
+                        progress=False)
+    assert resumed == rows and (out / sweep.TABLE).read_text().splitlines() == lines
+
+
+def test_overwrite_removes_the_earlier_sweeps_files_and_no_other(bench, tmp_path):
+    metric, base = bench
+    out = tmp_path / "sweep"
+    sweep.run(metric, base, {"camera.read_noise": [1.0, 2.0]}, workers=0, out=out,
+              progress=False)
+    (out / "holiday.png").write_bytes(b"the user's")
+    (out / "notes.csv").write_bytes(b"the user's")
+    sweep.run(metric, base, {"fourier_slm.bits": [4, 8]}, workers=0, out=out, overwrite=True,
+              progress=False)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["holiday.png", "notes.csv", "fourier_slm.bits.png", sweep.TABLE, sweep.SPEC]
+        + [sweep.PARQUET] * ((out / sweep.PARQUET).exists()))     # the old plot is gone
+    assert (out / "holiday.png").read_bytes() == (out / "notes.csv").read_bytes() == b"the user's"
+
+
+def test_a_table_that_is_not_utf8_is_named_on_resume(bench, tmp_path):
+    spoil = b"\xff\xfe point"
+    metric, base = bench
+    out = tmp_path / "s"
+    sweep.run(metric, base, {"camera.read_noise": [1.0]}, workers=0, out=out, progress=False)
+    (out / sweep.TABLE).write_bytes(spoil)
+    with pytest.raises(ValueError, match=f"cannot read the sweep table {out / sweep.TABLE}: "):
+        sweep.run(metric, base, {"camera.read_noise": [1.0]}, workers=0, out=out, resume=True,
+                  progress=False)
+    assert (out / sweep.TABLE).read_bytes() == spoil
 
 
 def test_parquet_holds_the_same_table(bench, tmp_path):

@@ -405,6 +405,14 @@ def test_export_gray_is_what_the_slm_shows():
     np.testing.assert_allclose(shown, fourf.fourier_transmittance(gray=gray), atol=1e-12)
 
 
+def test_export_gray_refuses_non_finite_displays():
+    layer = ot.Optical4fConv(_hardware_system(), 1, 2, 3).double()
+    with torch.no_grad():
+        layer.phase[1, 0, 2] = float("nan")
+    with pytest.raises(ValueError, match="the layer's displays .* contains NaN"):
+        layer.export_gray()
+
+
 def _fourier_slm(kind):
     lut = np.exp(2j * np.pi * np.arange(64) / 64) * np.linspace(0.6, 1.0, 64)  # phase-coupled
     return {"amplitude": opticsim.SLM((16, 16), 24e-6, "amplitude", bits=4, fill_factor=0.8,

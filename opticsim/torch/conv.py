@@ -15,6 +15,7 @@ from opticsim.checks import SamplingWarning
 from opticsim.files import read_torch, write_atomic
 from opticsim.fourf import FourF
 from opticsim.grid import invert
+from opticsim.slm import MODES
 
 from .elements import SHOT_NOISE, CameraResponse, SLMPanel, _cached
 from .functional import (
@@ -43,7 +44,36 @@ def load_state(path) -> dict:
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT \
             or not STATE_KEYS <= set(state):
         raise ValueError(f"{path} is not a saved Optical4fConv state (format {STATE_FORMAT})")
+    problem = _state_problem(state)
+    if problem is not None:
+        raise ValueError(f"{path} is not a valid Optical4fConv state: {problem}")
     return state
+
+
+def _state_problem(state: dict) -> str | None:
+    """What in a loaded state is not of the kind :meth:`Optical4fConv.save` writes (a file is
+    data: nothing in it is trusted to be well formed), or None."""
+    values, slm = state["values"], state["fourier_slm"]
+    if not torch.is_tensor(values) or values.dtype not in (torch.float64, torch.complex128) \
+            or values.ndim not in (3, 4):
+        return "values is not a float64 or complex128 tensor (D, [2,] h, w)"
+    if state["mask"] not in MASKS:
+        return f"mask is {state['mask']!r}, not one of {MASKS}"
+    try:
+        checks.positive("wavelength", state["wavelength"])
+        if slm is not None:
+            if not isinstance(slm, dict) or set(slm) != {"shape", "pitch", "mode", "bits"}:
+                return "fourier_slm is not None or a dict of shape, pitch, mode and bits"
+            checks.shape2("fourier_slm shape", slm["shape"])
+            checks.positive("fourier_slm pitch", slm["pitch"])
+            checks.integer("fourier_slm bits", slm["bits"], 1, 16)
+            if slm["mode"] not in MODES:
+                return f"fourier_slm mode is {slm['mode']!r}, not one of {MODES}"
+    except ValueError as error:             # the checks' ArgumentTypeError too
+        return str(error)
+    if not isinstance(state["state_dict"], dict):
+        return "state_dict is not a dict"
+    return None
 
 
 class Optical4fConv(nn.Module):
@@ -248,7 +278,10 @@ class Optical4fConv(nn.Module):
         if self.fourier_panel is None:
             raise ValueError("export_gray needs fourf to have a fourier_slm")
         slm = self.fourier_panel.slm
-        gray = self.fourier_panel.gray(self.display_values().detach())
+        values = self.display_values().detach()
+        checks.all_finite("the layer's displays (diverged training?)",
+                          bool(torch.isfinite(values).all()))
+        gray = self.fourier_panel.gray(values)
         return gray.cpu().numpy().astype(np.uint8 if slm.bits <= 8 else np.uint16)
 
     def save(self, path, *, overwrite: bool = False) -> Path:
