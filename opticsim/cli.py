@@ -68,7 +68,7 @@ def _check_counts(args: argparse.Namespace) -> None:
     least value."""
     for option, least in LEAST.items():
         values = getattr(args, option, None)
-        for value in values if isinstance(values, list) else [values]:
+        for value in values if isinstance(values, (list, tuple)) else [values]:
             if value is not None:
                 checks.integer(f"--{option.replace('_', '-')}", value, least)
 

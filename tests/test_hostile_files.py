@@ -108,4 +108,4 @@ def test_a_corrupt_experiment_json_is_named_on_resume(tmp_path, capsys):
     (out / "experiment.json").write_bytes(b"\xff{not json")
     assert main(["demo", "--dataset", "digits", "--out", str(out), "--resume"]) == 1
     error = _one_line_error(capsys, "demo")
-    assert f"{out / 'experiment.json'} is not valid JSON" in error
+    assert f"experiment settings {out / 'experiment.json'} is not readable" in error
