@@ -47,9 +47,30 @@ SEED_KEYS = ("teacher", "baseline", "student_no_kd", "student", "student_hardwar
 RUNS = {"demo": "experiment.json", "train": "seed-*/experiment.json", "sweep": "sweep.json"}
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help that gives every option's default: appended as ``(default X)`` unless the help
+    already says it; flags and options without a default (None) say what they do instead."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or not action.option_strings or action.nargs == 0
+                or default is None or default is argparse.SUPPRESS):
+            return text
+        if isinstance(default, (list, tuple)):
+            default = ",".join(map(str, default))
+        shown = f"default {default}".replace("%", "%%")
+        return f"{text} ({shown})" if text else shown
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line, as every other user error
-    (argparse would print the whole usage first); subcommand parsers inherit it."""
+    (argparse would print the whole usage first), and whose help gives every default
+    (:class:`_HelpFormatter`); subcommand parsers inherit both."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -511,11 +532,13 @@ def _bench_parser(commands) -> None:
                        help="timed calls per model and size; the fastest counts (default 3)")
     bench.add_argument("--threads", type=int, default=1,
                        help="torch CPU threads (default 1: steady on a shared machine)")
-    devices = bench.add_argument_group("optical bench (preset names: opticsim.presets)")
-    devices.add_argument("--laser", default=default.laser)
-    devices.add_argument("--fourier-slm", default=default.fourier_slm)
-    devices.add_argument("--input-slm", help="default: a second Fourier SLM panel")
-    devices.add_argument("--camera", default=default.camera)
+    devices = bench.add_argument_group("optical bench (preset names: see `opticsim presets`)")
+    devices.add_argument("--laser", default=default.laser, help="laser preset")
+    devices.add_argument("--fourier-slm", default=default.fourier_slm,
+                         help="Fourier SLM preset")
+    devices.add_argument("--input-slm", help="input SLM preset (default: a second Fourier SLM "
+                         "panel)")
+    devices.add_argument("--camera", default=default.camera, help="camera preset")
     devices.add_argument("--exposure", type=float, default=default.exposure,
                          help="camera exposure in s (default %(default)s)")
     devices.add_argument("--channels-per-frame", type=int, default=1,
@@ -582,7 +605,7 @@ def _presets_parser(commands) -> None:
         description="List the device presets (opticsim.presets) by kind with their key "
         "specifications and sources, or show one preset's values, sources and assumptions.")
     listing.add_argument("name", nargs="?", help="show this preset in full (aliases allowed)")
-    listing.add_argument("--kind", choices=tuple(KINDS), help="list only this kind")
+    listing.add_argument("--kind", choices=tuple(KINDS), help="list only this kind (default: all)")
     listing.set_defaults(handler=_presets)
 
 
@@ -600,8 +623,10 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data")
     group.add_argument("--dataset", default="cluttered", choices=DATASETS,
                        help="data set (default cluttered: digits on cluttered 64×64 scenes)")
-    group.add_argument("--data-root", help="folder of the MNIST / Fashion-MNIST / CIFAR-10 files")
-    group.add_argument("--image-size", type=int, help="resample the images to this size")
+    group.add_argument("--data-root", help="folder of the MNIST / Fashion-MNIST / CIFAR-10 files "
+                       "(no default: needed for those data sets)")
+    group.add_argument("--image-size", type=int,
+                       help="resample the images to this size (default: the data set's own)")
     group.add_argument("--data-seed", type=int, default=0,
                        help="seed of the embedded data set (default 0)")
 
@@ -610,11 +635,11 @@ def _bench_options(parser: argparse.ArgumentParser) -> None:
     from kd.hardware import Bench
 
     default = Bench()
-    group = parser.add_argument_group("hardware bench (preset names: opticsim.presets)")
-    group.add_argument("--laser", default=default.laser)
+    group = parser.add_argument_group("hardware bench (preset names: see `opticsim presets`)")
+    group.add_argument("--laser", default=default.laser, help="laser preset")
     group.add_argument("--fourier-slm", default=default.fourier_slm,
                        help=f"phase-only Fourier SLM preset (default {default.fourier_slm})")
-    group.add_argument("--camera", default=default.camera)
+    group.add_argument("--camera", default=default.camera, help="camera preset")
     group.add_argument("--exposure", type=float, default=default.exposure,
                        help=f"camera exposure in s (default {default.exposure:g})")
     group.add_argument("--input-bits", type=int, default=default.input_bits,
@@ -634,8 +659,9 @@ def _experiment_options(parser: argparse.ArgumentParser, seeds: bool) -> None:
                         help=f"the quick preset: every stage on a small slice in about a minute "
                         f"({preset}; options given override it), a {SMOKE}")
     _data_options(parser)
-    parser.add_argument("--train-size", type=int, help="use the first N training images")
-    parser.add_argument("--test-size", type=int, help="use the first N test images")
+    parser.add_argument("--train-size", type=int,
+                        help="use the first N training images (default: all)")
+    parser.add_argument("--test-size", type=int, help="use the first N test images (default: all)")
     model = parser.add_argument_group("models")
     _integers(model, "--teacher-channels", default=default.teacher_channels,
               help="convolution widths of the teacher and the linear baseline")
@@ -654,26 +680,31 @@ def _experiment_options(parser: argparse.ArgumentParser, seeds: bool) -> None:
     model.add_argument("--readout", default=default.readout,
                        choices=("intensity", "differential"), help="camera readout")
     train = parser.add_argument_group("training")
-    train.add_argument("--temperature", type=float, default=default.temperature)
+    train.add_argument("--temperature", type=float, default=default.temperature,
+                       help="temperature T of the KD loss")
     train.add_argument("--alpha", type=float, default=default.alpha,
                        help="weight of the soft (KD) term")
-    train.add_argument("--epochs", type=int, help=f"default {default.epochs}")
-    train.add_argument("--batch-size", type=int, default=default.batch_size)
-    train.add_argument("--lr", type=float, default=default.lr)
+    train.add_argument("--epochs", type=int,
+                       help=f"training epochs of each model (default {default.epochs})")
+    train.add_argument("--batch-size", type=int, default=default.batch_size,
+                       help="training batch size")
+    train.add_argument("--lr", type=float, default=default.lr, help="Adam learning rate")
     train.add_argument("--validation-images", type=int,
                        help="training images held out to accept or reject the fine-tuning "
                        f"(default {default.validation_images})")
     train.add_argument("--finetune-images", type=int,
-                       help=f"default {default.finetune_images}")
-    train.add_argument("--finetune-epochs", type=int, default=default.finetune_epochs)
+                       help="training images of the hardware-aware fine-tuning "
+                       f"(default {default.finetune_images})")
+    train.add_argument("--finetune-epochs", type=int, default=default.finetune_epochs,
+                       help="epochs of the hardware-aware fine-tuning")
     if seeds:
         _integers(train, "--seeds", default=(0, 1, 2), help="training seeds, one run each")
     else:
-        train.add_argument("--seed", type=int, default=0)
+        train.add_argument("--seed", type=int, default=0, help="training seed")
     _bench_options(parser)
     # options the quick preset sets: None when not given (kd.experiment.Experiment's default)
     parser.set_defaults(**{name: None for name in QUICK if name != "quick"})
-    parser.add_argument("--out", help="run folder")
+    parser.add_argument("--out", help="run folder (default runs/COMMAND-YYYYmmdd-HHMMSS)")
     parser.add_argument("--overwrite", action="store_true",
                         help="start again in an existing non-empty run folder")
     parser.add_argument("--resume", action="store_true",
@@ -701,12 +732,12 @@ def _export_parser(commands) -> None:
     export.add_argument("--overwrite", action="store_true", help="replace existing files")
     export.add_argument("--carrier", type=float, nargs=2, metavar=("PERIOD_X", "PERIOD_Y"),
                         help="blazed-grating periods in pixels (signed; inf: no tilt), which "
-                        "move the signal off the zero order")
+                        "move the signal off the zero order (default: none)")
     export.add_argument("--offset", type=int, nargs=2, metavar=("ROW", "COL"),
                         help="panel pixel of the mask's first pixel (default: centred)")
     export.add_argument("--fill", type=int, default=0,
                         help="gray level of the panel outside the mask (default 0)")
-    export.add_argument("--channel", type=int, help="export this output channel only")
+    export.add_argument("--channel", type=int, help="export this output channel only (default: all)")
     export.add_argument("--laser", default=Bench().laser,
                         help=f"laser preset of a kd student's bench (default {Bench().laser})")
     export.add_argument("--image-size", type=int, default=64,
@@ -719,7 +750,8 @@ def parser() -> argparse.ArgumentParser:
     """The ``opticsim`` argument parser, one subcommand per job."""
     from .sweep import add_run_options
 
-    root = _Parser(prog="opticsim", description=__doc__.split("\n")[0])
+    root = _Parser(prog="opticsim", description="opticsim: a 4f optical bench simulator for "
+                   "hybrid optical-electronic neural networks. Each command has its own --help.")
     root.add_argument("--version", action="version", version=f"opticsim {__version__}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
@@ -747,8 +779,8 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-hardware", dest="hardware", action="store_false",
                           help="skip the hardware evaluation of a student")
     evaluate.add_argument("--seed", type=int, default=0, help="camera noise seed")
-    evaluate.add_argument("--out", help="also write the JSON here")
-    evaluate.add_argument("--overwrite", action="store_true")
+    evaluate.add_argument("--out", help="also write the JSON here (default: print it only)")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     _common(evaluate)
     evaluate.set_defaults(handler=_eval)
     sweep = commands.add_parser(
@@ -762,21 +794,24 @@ def parser() -> argparse.ArgumentParser:
         "sweep.parquet too with pyarrow), sweep.json and a plot per field into --out; "
         "--resume continues an interrupted sweep.")
     sweep.add_argument("--param", action="append", type=_parameter, metavar="FIELD=V1,V2,…",
-                       help="a field and its values (repeat for several fields)")
+                       help="a field and its values (no default: one is needed; repeat for several "
+                       "fields)")
     sweep.add_argument("--one-at-a-time", dest="mode", action="store_const",
                        const="one-at-a-time", default="grid",
                        help="move each field alone from the bench (default: the full grid)")
     sweep.add_argument("--checkpoint", type=Path,
-                       help="an optical student's checkpoint: sweep its test accuracy")
+                       help="an optical student's checkpoint: sweep its test accuracy "
+                       "(default: the kernel error)")
     sweep.add_argument("--kernel-size", type=int, default=9,
                        help="size of the random kernel of the error metric (default 9)")
-    sweep.add_argument("--kernel-seed", type=int, default=7)
+    sweep.add_argument("--kernel-seed", type=int, default=7,
+                       help="seed of the random kernel of the error metric")
     sweep.add_argument("--images", type=int,
                        help="test images per point (default 16 for the kernel error, the whole "
                        "test set for a student)")
     _data_options(sweep)
     _bench_options(sweep)
-    add_run_options(sweep)
+    add_run_options(sweep, out_help="default runs/sweep-YYYYmmdd-HHMMSS")
     sweep.set_defaults(handler=_sweep)
     _export_parser(commands)
     _bench_parser(commands)

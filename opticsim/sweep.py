@@ -710,18 +710,19 @@ def _plot_files(names, metric_names) -> dict[tuple[str, str], str]:
             for name in names for metric in metric_names}
 
 
-def add_run_options(parser, out: str | None = None) -> None:
+def add_run_options(parser, out: str | None = None, out_help: str | None = None) -> None:
     """Add the options of :func:`run` that say how and where a sweep runs (``--repeats``,
     ``--seed``, ``--workers``, ``--scheduler``, ``--out``, ``--resume``, ``--overwrite``,
-    ``--no-progress``) to an ``argparse`` parser; :func:`run_options` reads them back."""
+    ``--no-progress``) to an ``argparse`` parser; :func:`run_options` reads them back.
+    ``out`` is the default folder; ``out_help`` says what happens without one."""
     parser.add_argument("--repeats", type=int, default=3, help="noise seeds per point")
     parser.add_argument("--seed", type=int, default=0, help="the sweep's seed")
     parser.add_argument("--workers", type=int,
                         help="local worker processes (default: one per CPU; 0: this process)")
     parser.add_argument("--scheduler", help="address of a dask.distributed scheduler, e.g. "
-                        "tcp://10.0.0.2:8786")
+                        "tcp://10.0.0.2:8786 (default: local processes)")
     parser.add_argument("--out", default=out, help="sweep folder" + (
-        f" (default {out})" if out else ""))
+        f" (default {out})" if out else f" ({out_help})" if out_help else ""))
     parser.add_argument("--resume", action="store_true",
                         help="continue the sweep in --out from the points already written")
     parser.add_argument("--overwrite", action="store_true", help="start again in --out")

@@ -1,8 +1,11 @@
 """The command line's shared conventions: one list syntax for every list option (commas,
-spaces or both), ``opticsim presets``, and one set of KD defaults across kd and the CLI."""
+spaces or both), help and a default on every option, ``opticsim presets``, and one set of KD
+defaults across kd and the CLI."""
 
+import argparse
 import dataclasses
 import inspect
+import re
 
 import pytest
 
@@ -63,3 +66,26 @@ def test_kd_defaults_agree_everywhere():
         values = {default(kd_loss, name), default(fine_tune, name), fields[name],
                   getattr(Experiment(), name), getattr(options, name)}
         assert values == {dict(temperature=1.0, alpha=0.5)[name]}
+
+
+COMMANDS = ("demo", "train", "eval", "sweep", "export", "bench", "presets")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_says_what_it_does_and_its_default(command):
+    """Each option's help line (as printed) says what it does and, unless it is a flag or
+    required, its default."""
+    root = parser()
+    sub = next(action for action in root._actions
+               if isinstance(action, argparse._SubParsersAction)).choices[command]
+    text = sub.format_help().split("\n\n", 1)[1]             # the option list, not the usage
+    for action in sub._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        assert action.help, f"{command} {action.option_strings[0]} has no help"
+        if action.nargs == 0 or action.required:
+            continue
+        entry = re.search(r"^  (?=-)[^\n]*?" + re.escape(action.option_strings[-1])
+                          + r"\b[^\n]*\n(?: {10,}[^\n]*\n)*", text, re.M)
+        assert entry and "default" in entry.group(0), \
+            f"{command} {action.option_strings[-1]}: no default in {entry and entry.group(0)!r}"
