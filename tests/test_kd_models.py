@@ -123,7 +123,7 @@ def test_linear_baseline_is_linear_and_teacher_is_not():
         apart = features(a) - zero + 2 * (features(b) - zero)
         # a feature sums 9 + 8·9 + 16·9 = 225 float32 products over the three layers; the
         # four evaluations agree to 4·225·ε of the features
-        tolerance = 4 * 225 * torch.finfo(torch.float32).eps * float(apart.abs().max())
+        tolerance = 4 * 225 * torch.finfo(torch.float32).eps * float(apart.detach().abs().max())
         assert torch.allclose(together, apart, rtol=0, atol=tolerance) is linear
 
 
