@@ -35,6 +35,7 @@ from scipy.special import j1
 from tqdm import tqdm
 
 from opticsim import FourF, Laser, Lens, __version__
+from opticsim.cli import run_script
 from opticsim.files import prepare_folder, write_atomic
 from opticsim.lens import circular_aperture
 
@@ -257,4 +258,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

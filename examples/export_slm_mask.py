@@ -41,6 +41,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from opticsim import FourF, Lens, __version__, presets  # noqa: E402
+from opticsim.cli import run_script  # noqa: E402
 from opticsim.export import carrier_phase, load_mask, save_mask  # noqa: E402
 from opticsim.files import prepare_folder, write_atomic  # noqa: E402
 from opticsim.slm import double_phase  # noqa: E402
@@ -187,4 +188,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_script(main))

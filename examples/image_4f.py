@@ -15,6 +15,7 @@ Usage::
 
 import argparse
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 import opticsim
+from opticsim.cli import run_script
 from opticsim.files import write_atomic
 from opticsim.lens import circular_aperture
 
@@ -58,7 +60,8 @@ def bar_target(shape, widths) -> np.ndarray:
 def main(path, overwrite: bool = False) -> None:
     path = Path(path)
     if path.exists() and not overwrite:
-        raise SystemExit(f"{path} exists; pass --overwrite to replace it or name another file")
+        raise FileExistsError(f"{path} exists; pass --overwrite to replace it or name another "
+                              "file")
     lens = opticsim.Lens(focal_length=FOCAL_LENGTH, diameter=25.4e-3)
     system = opticsim.FourF(laser=opticsim.Laser(wavelength=WAVELENGTH, power=1e-3),
                             lens1=lens, lens2=lens, shape=GRID, pitch=PITCH)
@@ -101,4 +104,4 @@ if __name__ == "__main__":
     parser.add_argument("path", nargs="?", default="image_4f.png", help="PNG to write")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
     arguments = parser.parse_args()
-    main(arguments.path, arguments.overwrite)
+    sys.exit(run_script(lambda: main(arguments.path, arguments.overwrite)))

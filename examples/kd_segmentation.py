@@ -36,6 +36,7 @@ from kd.evaluate import segmentation_scores
 from kd.figures import LABELS, frame_panels
 from kd.segmentation import SegBaseline, SegStudent, SegTeacher
 from kd.train import Settings, fit, predict
+from opticsim.cli import run_script
 from opticsim.files import prepare_folder, write_atomic
 
 MODELS = ("teacher", "baseline", "student_no_kd", "student")
@@ -192,4 +193,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

@@ -28,6 +28,7 @@ import numpy as np
 from kd.data import load
 from kd.hardware import Bench
 from opticsim import sweep
+from opticsim.cli import run_script
 
 DIAMETERS = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5]            # × the Fourier plane's side L
 DEFOCUS = [0.0, 0.02, 0.05, 0.1, 0.2, 0.5]               # waves RMS (Noll 4)
@@ -59,4 +60,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

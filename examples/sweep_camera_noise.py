@@ -25,6 +25,7 @@ import numpy as np
 from kd.data import load
 from kd.hardware import Bench
 from opticsim import sweep
+from opticsim.cli import run_script
 
 READ_NOISE = [0.5, 2.3, 8.0, 32.0]                      # e⁻ RMS; 2.3: the IMX250 preset
 EXPOSURE = [3e-6, 10e-6, 30e-6, 100e-6, 300e-6]          # s; the laser is set for 100 µs
@@ -50,4 +51,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

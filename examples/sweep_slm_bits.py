@@ -28,6 +28,7 @@ import numpy as np
 from kd.data import load
 from kd.hardware import Bench
 from opticsim import sweep
+from opticsim.cli import run_script
 
 BITS = [1, 2, 3, 4, 5, 6, 8, 10]
 CROSSTALK = [0.38, 0.6, 1.14]
@@ -66,4 +67,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

@@ -34,6 +34,7 @@ import json
 import math
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -826,6 +827,21 @@ def _user_error(error: Exception) -> str:
         path = error.filename2 or error.filename
         return f"{path}: {error.strerror}" if path else error.strerror
     return " ".join(str(error).split())
+
+
+def run_script(main: Callable[[], int | None]) -> int:
+    """Run an example script's ``main()`` as the command line runs a command: a user error
+    (``ValueError``, ``OSError``) is one line on stderr and exit code 1, Ctrl-C one line and
+    130; otherwise ``main``'s exit code (0 for None). Use as ``sys.exit(run_script(main))``."""
+    prog = Path(sys.argv[0]).name
+    try:
+        return main() or 0
+    except (ValueError, OSError) as error:
+        print(f"{prog}: error: {_user_error(error)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\n{prog}: interrupted", file=sys.stderr)
+        return 130
 
 
 def main(argv=None) -> int:

@@ -48,3 +48,41 @@ def test_train_makes_no_folder_when_the_data_do_not_load(capsys, tmp_path):
                  "--seeds", "0", "--out", str(out)]) == 1
     assert "mnist file" in _one_line_error(capsys, "train")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_example_script_reports_a_user_error_in_one_line(tmp_path):
+    """Examples run their main through opticsim.cli.run_script: a user error is one line
+    naming the file and exit code 1, not a traceback."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    taken = tmp_path / "image.png"
+    taken.write_bytes(b"a user's file")
+    script = Path(__file__).parents[1] / "examples" / "image_4f.py"
+    done = subprocess.run([sys.executable, str(script), str(taken)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == (f"image_4f.py: error: {taken} exists; pass --overwrite to replace "
+                           "it or name another file\n")
+    assert taken.read_bytes() == b"a user's file"
+
+
+@pytest.mark.parametrize("error, code, line", [
+    (ValueError("bits must be an integer in [1, 16], got 0"), 1,
+     "error: bits must be an integer in [1, 16], got 0"),
+    (FileNotFoundError(2, "No such file or directory", "data/train.idx"), 1,
+     "error: data/train.idx: No such file or directory"),
+    (KeyboardInterrupt(), 130, "interrupted"),
+])
+def test_run_script_turns_user_errors_into_one_line(error, code, line, capsys, monkeypatch):
+    from opticsim.cli import run_script
+
+    monkeypatch.setattr("sys.argv", ["study.py"])
+
+    def main():
+        raise error
+
+    assert run_script(main) == code
+    assert capsys.readouterr().err.strip() == f"study.py: {line}"
+    assert run_script(lambda: None) == 0 and run_script(lambda: 3) == 3
