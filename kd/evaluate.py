@@ -5,6 +5,7 @@ metric of hardware sweeps (:class:`HardwareAccuracy`, :mod:`opticsim.sweep`)."""
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -12,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from opticsim import FourF
+from opticsim import FourF, checks
 from opticsim.sweep import describe
 
 from .hardware import Calibration, calibrate, classify_frames, engine_frames
@@ -26,6 +27,15 @@ def accuracy(logits, labels) -> float:
     if len(logits) != len(labels):
         raise ValueError(f"logits ({len(logits)}) and labels ({len(labels)}) differ in length")
     return float(np.mean(np.argmax(logits, axis=1) == labels)) if len(labels) else float("nan")
+
+
+def wilson_interval(accuracy: float, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``accuracy`` measured on ``n`` >= 1 trials (95 %
+    at the default ``z``): ``(p̂ + z²/2n ± z·√(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n)``."""
+    n = checks.integer("n", n, 1)
+    p = checks.in_range("accuracy", accuracy, 0.0, 1.0)
+    centre, spread = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - spread) / (1 + z * z / n), (centre + spread) / (1 + z * z / n)
 
 
 def segmentation_scores(predicted, target, classes: int = 2) -> dict:
