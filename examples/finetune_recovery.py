@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     bench, n = Bench(), len(test)
     calibration = train.images[:args.calibration_images]
     tune_images = train.subset(args.finetune_images)
-    result = {"command": shlex.join([sys.executable, *sys.argv]), "checkpoint": args.checkpoint,
+    result = {"command": shlex.join(["python", *sys.argv]), "checkpoint": args.checkpoint,
               "bench": bench.to_dict(), "test_images": n,
               "ideal": scored(classifier_accuracy(student, test.images, test.labels), n),
               "runs": []}
