@@ -216,10 +216,10 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
     stage("student_hardware")
     student, bench = models["student"], experiment.bench
     calibration_images = train.images[:experiment.calibration_images]
-    setups = {"student": timed("bench", lambda: prepare(bench, student, calibration_images,
-                                                        progress))}
+    setup = timed("bench", lambda: prepare(bench, student, calibration_images,
+                                           progress=progress))
     hardware = timed("student_hardware", lambda: student_on_hardware(
-        student, *setups["student"], test.images, test.labels, seed=experiment.seed,
+        student, *setup, test.images, test.labels, seed=experiment.seed,
         progress=progress, desc="test"))
     scored("student_hardware", hardware["accuracy"])
 
@@ -232,40 +232,42 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
             tuned = copy.deepcopy(student)
             try:
                 tuned.load_state_dict(state["model"])
-                return tuned.eval(), [float(loss) for loss in state["history"]["loss"]]
-            except (RuntimeError, KeyError, TypeError, ValueError) as error:
+                return tuned.eval(), {key: [float(value) for value in values]
+                                      for key, values in state["history"].items()}
+            except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as error:
                 raise ValueError(f"checkpoint {tuned_path} does not hold this student's "
                                  f"fine-tuning ({error})") from None
         count = experiment.finetune_images
-        tuned, losses = fine_tune(
-            student, *setups["student"], train.images[:count], train.labels[:count],
+        tuned, history = fine_tune(
+            student, *setup, train.images[:count], train.labels[:count],
             teacher_logits=predict(models["teacher"], train.images[:count]),
             temperature=experiment.temperature, alpha=experiment.alpha,
             epochs=experiment.finetune_epochs, seed=experiment.seed, progress=progress)
         save_checkpoint(tuned_path, {
             "settings": experiment.settings("student").to_dict(),
             "epoch": experiment.finetune_epochs, "model": tuned.state_dict(),
-            "history": {"loss": losses}, "rng": torch.get_rng_state()})
-        return tuned, losses
+            "history": history, "rng": torch.get_rng_state()})
+        return tuned, history
 
-    tuned, tune_losses = timed("finetune", tune)
-    setups["finetuned"] = prepare(bench, tuned, calibration_images, progress)
+    tuned, tune_history = timed("finetune", tune)
     validated = timed("validation", lambda: {
         name: accuracy_record(student_on_hardware(
-            model, *setups[name], validation.images, validation.labels, seed=experiment.seed,
+            model, *setup, validation.images, validation.labels, seed=experiment.seed,
             progress=progress, desc=f"validation, {name}")["accuracy"], len(validation))
         for name, model in (("student", student), ("finetuned", tuned))})
     kept = validated["finetuned"]["accuracy"] >= validated["student"]["accuracy"]
-    if kept:
-        tuned_hardware = timed("student_hardware_finetuned", lambda: student_on_hardware(
-            tuned, *setups["finetuned"], test.images, test.labels, seed=experiment.seed,
-            progress=progress, desc="test"))
-    else:
-        tuned, tuned_hardware, setups["finetuned"] = student, hardware, setups["student"]
+    tuned_hardware = timed("student_hardware_finetuned", lambda: student_on_hardware(
+        tuned, *setup, test.images, test.labels, seed=experiment.seed,
+        progress=progress, desc="test"))
+    tuned_score = accuracy_record(tuned_hardware["accuracy"], len(test))   # kept or not
+    _say(f"fine-tuned student on the bench: accuracy {accuracy_text(tuned_score)} "
+         f"({'kept' if kept else 'not kept: worse on validation'})")
+    if not kept:
+        tuned, tuned_hardware = student, hardware
     scored("student_hardware_finetuned", tuned_hardware["accuracy"])
 
     _say("writing the gray levels, figures, results.json and report.md")
-    files = _write_outputs(folder, experiment, models, tuned, setups, hardware, tuned_hardware,
+    files = _write_outputs(folder, experiment, models, tuned, setup, hardware, tuned_hardware,
                            test, scores, histories)
     results = {
         "command": command,
@@ -278,8 +280,9 @@ def run(experiment: Experiment, folder, *, resume: bool = False, overwrite: bool
                  "test": len(test),
                  "image_shape": list(train.images.shape[1:]), "classes": list(train.classes)},
         **scores,
-        "hardware": _hardware_summary(setups["student"][0], setups["finetuned"][0]),
-        "finetune": {"loss": tune_losses, "validation_accuracy": validated, "kept": kept},
+        "hardware": _hardware_summary(setup[0]),
+        "finetune": {**tune_history, "validation_accuracy": validated, "kept": kept,
+                     "tuned_test": tuned_score},
         "histories": histories,
         "stage_seconds": times,
         "elapsed_seconds": round(time.perf_counter() - started, 1),
@@ -296,8 +299,8 @@ def _say(text: str) -> None:
     tqdm.write(text, file=sys.stderr)
 
 
-def _hardware_summary(fourf, tuned_fourf) -> dict:
-    """The bench as simulated: elements, sampling and the exposure settings of both runs."""
+def _hardware_summary(fourf) -> dict:
+    """The bench as simulated: elements, sampling and the exposure settings."""
     slm, camera = fourf.fourier_slm, fourf.camera
     return {"grid": list(fourf.shape), "pitch": fourf.pitch[0], "wavelength": fourf.wavelength,
             "focal_lengths": [fourf.lens1.focal_length, fourf.lens2.focal_length],
@@ -308,8 +311,7 @@ def _hardware_summary(fourf, tuned_fourf) -> dict:
             "camera": {"pitch": camera.pitch[0], "bits": camera.bits, "exposure": camera.exposure,
                        "full_well": camera.full_well, "read_noise": camera.read_noise,
                        "qe": camera.qe},
-            "laser_power": fourf.laser.power, "laser_power_finetuned": tuned_fourf.laser.power,
-            "readout": fourf.readout}
+            "laser_power": fourf.laser.power, "readout": fourf.readout}
 
 
 def _npz_bytes(**arrays) -> bytes:
@@ -318,13 +320,13 @@ def _npz_bytes(**arrays) -> bytes:
     return buffer.getvalue()
 
 
-def _write_outputs(folder: Path, experiment, models, tuned, setups, hardware, tuned_hardware,
+def _write_outputs(folder: Path, experiment, models, tuned, setup, hardware, tuned_hardware,
                    test, scores, histories) -> dict:
     """Gray levels and figures; returns their file names."""
-    student, fourf = models["student"], setups["finetuned"][0]
+    student, (fourf, calibration) = models["student"], setup
     cascade = student.cascade
     layout = fourf.layout(1, cascade.out_channels, test.images.shape[-2:], cascade.kernel_shape)
-    gray = {"student": student_gray(student, setups["student"][0], layout),
+    gray = {"student": student_gray(student, fourf, layout),
             "student_finetuned": student_gray(tuned, fourf, layout)}
     write_atomic(folder / "slm_gray.npz", _npz_bytes(**gray))
     with torch.no_grad():
@@ -336,12 +338,11 @@ def _write_outputs(folder: Path, experiment, models, tuned, setups, hardware, tu
     psf = figures.psf_data(fourf, {"gray": gray["student_finetuned"][:1]},
                            test.images.shape[-2:], cascade.kernel_shape,
                            fill=experiment.bench.fill, seed=experiment.seed)
-    calibration, tuned_calibration = setups["student"][1], setups["finetuned"][1]
     predicted = {
         "ideal": predict(student, test.images[:4]).argmax(1),
         "camera": classify_frames(student, hardware["frames"][:4], calibration).argmax(1),
         "tuned": classify_frames(tuned, tuned_hardware["frames"][:4],
-                                 tuned_calibration).argmax(1)}
+                                 calibration).argmax(1)}
     pictures = {
         "accuracy.png": figures.accuracy_bars(
             scores, title=f"{test.name}: test accuracy (seed {experiment.seed})"),
@@ -412,7 +413,9 @@ def report_markdown(results: dict) -> str:
         f"{data['validation']} held-out validation images it scored "
         f"{accuracy_text(validated['finetuned'])} on the bench against "
         f"{accuracy_text(validated['student'])} before, so "
-        f"{'the fine-tuned student was kept' if results['finetune']['kept'] else verdict}.",
+        f"{'the fine-tuned student was kept' if results['finetune']['kept'] else verdict}; "
+        f"on the test images the fine-tuned student scores "
+        f"{accuracy_text(results['finetune']['tuned_test'])} on the bench.",
         "",
         *(f"![{name}]({name})" for name in results["files"]["figures"]),
         "",

@@ -23,6 +23,7 @@ from scipy.fft import next_fast_len
 from tqdm import tqdm
 
 from opticsim import SLM, FourF, Lens, checks, presets
+from opticsim.sweep import apply
 from opticsim.torch import Optical4fConv, double_phase, masks_from_kernels
 
 from .losses import ALPHA, TEMPERATURE, kd_loss
@@ -125,12 +126,17 @@ def optical_layer(student: SCLCStudent, fourf: FourF, image_shape, hardware: boo
                          shot_noise="gaussian", seed=seed)
 
 
-def expose(bench: Bench, student: SCLCStudent, images, progress: bool = False) -> FourF:
+def expose(bench: Bench, student: SCLCStudent, images, changes=None,
+           progress: bool = False) -> FourF:
     """The bench's 4f with the laser attenuated so that the brightest pixel of ``images``
     ``(B, 1, H, W)`` collects ``bench.fill`` of the full well in ``bench.exposure``
-    (:meth:`FourF.exposed` with the student's quantised displays)."""
+    (:meth:`FourF.exposed` with the student's quantised displays). ``changes``
+    (``{field: value}`` as a sweep point names them, e.g. ``{"fourier_slm.crosstalk": 0.8}``)
+    alter the bench's elements first (:func:`opticsim.sweep.apply`); ``progress``: a bar."""
     image_shape, kernel_shape = images.shape[-2:], student.cascade.kernel_shape
     fourf = bench.fourf(image_shape, kernel_shape, student.readout)
+    if changes:
+        fourf = apply(fourf, changes)
     layout = fourf.layout(1, student.cascade.out_channels, image_shape, kernel_shape)
     return fourf.exposed(images, gray=student_gray(student, fourf, layout), layout=layout,
                          fill=bench.fill, progress=progress)
@@ -209,11 +215,11 @@ def calibrate(student: SCLCStudent, fourf: FourF, images, *, batch_size: int = 6
 
 
 def prepare(bench: Bench, student: SCLCStudent, calibration_images,
-            progress: bool = False) -> tuple[FourF, Calibration]:
-    """The bench's 4f exposed for ``student`` (:func:`expose`) and its camera calibrated
-    (:func:`calibrate`) on ``calibration_images`` (training images, as in the lab);
-    ``progress``: a bar for each."""
-    fourf = expose(bench, student, calibration_images, progress)
+            changes=None, progress: bool = False) -> tuple[FourF, Calibration]:
+    """The bench (with ``changes``, as :func:`expose` takes them) exposed for ``student`` and
+    its camera calibrated (:func:`calibrate`) on ``calibration_images`` (training images, as
+    in the lab); ``progress``: a bar for each."""
+    fourf = expose(bench, student, calibration_images, changes, progress)
     return fourf, calibrate(student, fourf, calibration_images, progress=progress)
 
 
@@ -232,22 +238,33 @@ def classify_frames(student: SCLCStudent, frames, calibration: Calibration,
 def fine_tune(student: SCLCStudent, fourf: FourF, calibration: Calibration, images, labels, *,
               teacher_logits=None, temperature: float = TEMPERATURE, alpha: float = ALPHA,
               epochs: int = 1, batch_size: int = 32, lr: float = 1e-4, seed: int = 0,
-              progress: bool = True) -> tuple[SCLCStudent, list[float]]:
+              progress: bool = True) -> tuple[SCLCStudent, dict]:
     """Hardware-aware fine-tuning: a copy of ``student`` trained through
-    :class:`Optical4fConv` with ``hardware=True`` (8-bit quantised SLMs with straight-through
-    gradients, camera shot and read noise, ADC), the displays re-encoded from the cascade at
-    every step, with the KD loss against ``teacher_logits`` (labels alone when None). The back
-    end's BatchNorm keeps its statistics (the calibration maps camera frames onto the signal
-    they were learnt on). Returns the tuned copy and the loss per step."""
+    :class:`Optical4fConv` with ``hardware=True`` (quantised SLMs with straight-through
+    gradients, fringing, camera shot and read noise, ADC), the displays re-encoded from the
+    cascade at every step, with the KD loss against ``teacher_logits`` (labels alone when None).
+
+    The tuned student is a system with the bench ``fourf`` and the ``calibration`` it was
+    tuned through, and is scored with them (:func:`kd.evaluate.student_on_hardware`), not
+    re-exposed and recalibrated: the displays are scaled to peak modulus 1 at every step, so
+    the camera's DN per unit of the cascade's ideal signal drift as the cascade changes, and
+    the back end learns the map it was tuned through; a calibration refitted to the tuned
+    cascade's ideal signal undoes that. The back end's BatchNorm keeps its statistics.
+    Returns the tuned copy and its history per step: ``loss``, ``saturation`` (fraction of
+    frame pixels at the camera's full well or top code) and ``calibration_residual``
+    (relative RMS of the calibrated frames against the tuned cascade's ideal signal).
+    """
     tuned = copy.deepcopy(student)
     images = torch.as_tensor(np.asarray(images))
     labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     layer = optical_layer(tuned, fourf, tuple(images.shape[-2:]), hardware=True,
                           seed=seed).train()
     layout = layer.layout(tuple(images.shape[-2:]))
+    camera = fourf.camera
+    saturated = min(camera.max_level, camera.offset + camera.gain * camera.full_well) - 0.5
     optimiser = torch.optim.Adam(tuned.parameters(), lr=lr)
     order = torch.Generator().manual_seed(seed)
-    losses = []
+    history = {"loss": [], "saturation": [], "calibration_residual": []}
     steps = epochs * math.ceil(len(images) / batch_size)
     tuned.train()
     for module in tuned.modules():              # keep the normalisation the back end learnt
@@ -258,12 +275,18 @@ def fine_tune(student: SCLCStudent, fourf: FourF, calibration: Calibration, imag
         for _ in range(epochs):
             for index in torch.randperm(len(images), generator=order).split(batch_size):
                 frames = layer(images[index], values=student_phases(tuned, fourf, layout))
-                logits = tuned.backend(calibration.apply(frames))
+                measured = calibration.apply(frames)
+                logits = tuned.backend(measured)
                 soft = None if teacher_logits is None else torch.as_tensor(teacher_logits)[index]
                 loss = kd_loss(logits, soft, labels[index], temperature, alpha)
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
-                losses.append(loss.item())
+                with torch.no_grad():
+                    signal = tuned.camera_signal(images[index])
+                    history["loss"].append(loss.item())
+                    history["saturation"].append(float((frames >= saturated).float().mean()))
+                    history["calibration_residual"].append(
+                        float((measured - signal).norm() / signal.norm()))
                 bar.update(1)
-    return tuned.eval(), losses
+    return tuned.eval(), history

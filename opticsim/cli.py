@@ -305,7 +305,8 @@ def _eval(args, argv) -> int:
                      size=args.image_size)
         bench = Bench(laser=args.laser, fourier_slm=args.fourier_slm, camera=args.camera,
                       exposure=args.exposure, input_bits=args.input_bits)
-        setup = prepare(bench, model, train.images[:args.calibration_images], args.progress)
+        setup = prepare(bench, model, train.images[:args.calibration_images],
+                        progress=args.progress)
         hardware = accuracy_record(student_on_hardware(
             model, *setup, test.images, test.labels, seed=args.seed,
             progress=args.progress)["accuracy"], len(test))
