@@ -1,14 +1,18 @@
-"""FFT backend: planned, multithreaded pyFFTW with a scipy.fft fallback.
+"""FFT backend: scipy.fft (pocketfft) by default, pyFFTW's timed plans on request.
 
 All transforms act on the last two axes and are unnormalised in both directions:
 ``fft2(x)[k] = Σ_n x[n]·exp(−2πi·nk/N)`` and ``fft2(x, inverse=True)`` uses ``exp(+2πi·nk/N)``.
-Plans are made once per (shape, dtype, direction) and per thread, with ``FFTW_ESTIMATE``: the
-plan follows from the shape alone, so the same inputs give bit-identical transforms in every
-process, every run and at any thread count on one machine. A plan chosen by timing
-(``FFTW_MEASURE``) would round differently from process to process (4e-7 apart in float32
-frames), and it saved little here: ``python benches/bench_fft_backends.py`` times both
-(``estimate/measure``). A transform always runs on SIMD-aligned memory (a misaligned array is
-copied first), since FFTW's unaligned codelets round differently too. Large arrays from
+
+**Same numbers in every process.** pocketfft computes each transform the same way whatever the
+process, the thread count or the array's address, so the same inputs and seed give
+bit-identical frames in every process, run and sweep worker on one machine. FFTW chooses its
+algorithm by timing (``FFTW_MEASURE``), so two processes may round the same frame differently
+(4e-7 apart in float32 frames here), and FFTW's plans made without timing (``FFTW_ESTIMATE``)
+ran 13–15× slower here. ``OPTICSIM_FFT=fftw`` in the environment, read when this module is
+imported, selects pyFFTW with timed plans: faster (``python benches/bench_fft_backends.py``
+gives ``scipy/fftw``), reproducible within a process only. Plans are made once per (shape,
+dtype, direction) and per thread; a transform runs on SIMD-aligned memory (a misaligned array
+is copied first), since FFTW's unaligned codelets round differently too. Large arrays from
 :func:`empty` start on a page and reuse the buffers of arrays this thread has dropped, which
 are usually still in cache.
 """
@@ -34,14 +38,25 @@ import scipy.fft
 SPIN_COUNT = 10_000
 
 
+#: The FFT backends ``OPTICSIM_FFT`` may name; the first is the default.
+BACKENDS = ("scipy", "fftw")
+
+
 def _import_pyfftw():
+    """pyFFTW when ``OPTICSIM_FFT=fftw`` asks for it, else None; ``ValueError`` for another
+    value or a missing pyFFTW."""
+    chosen_backend = os.environ.get("OPTICSIM_FFT", BACKENDS[0])
+    if chosen_backend not in BACKENDS:
+        raise ValueError(f"OPTICSIM_FFT must be one of {BACKENDS}, got {chosen_backend!r}")
+    if chosen_backend == "scipy":
+        return None
     chosen = {"GOMP_SPINCOUNT", "OMP_WAIT_POLICY"} & os.environ.keys()
     if not chosen:
         os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
     try:
         import pyfftw
-    except ImportError:  # pragma: no cover - exercised only where pyFFTW is missing
-        return None
+    except ImportError:
+        raise ValueError("OPTICSIM_FFT=fftw needs pyFFTW: pip install pyFFTW") from None
     finally:
         if not chosen:
             del os.environ["GOMP_SPINCOUNT"]
@@ -53,7 +68,8 @@ pyfftw = _import_pyfftw()
 BACKEND = "pyfftw" if pyfftw is not None else "scipy"
 ALIGNMENT = pyfftw.simd_alignment if pyfftw is not None else 64
 
-# Below this many samples per transform one thread beats two.
+# Below this many samples per transform one thread beats two, and FFTW's estimated plans are
+# as fast as timed ones.
 _THREADED_SIZE = 128 * 128
 # Arrays of at least _POOL_MIN_BYTES start on a page and come from a per-thread pool of at
 # most _POOL_COUNT recycled buffers and _POOL_BYTES.
@@ -161,7 +177,8 @@ class _Plans(threading.local):
         key = (shape, dtype.str, inverse, inplace, aligned, axes, band, threads, real)
         entry = self.plans.get(key)
         if entry is None:
-            flags = ["FFTW_ESTIMATE"]
+            size = shape[-1] * shape[-2]
+            flags = ["FFTW_MEASURE" if size >= _THREADED_SIZE else "FFTW_ESTIMATE"]
             if not aligned:
                 flags.append("FFTW_UNALIGNED")
             if real:
@@ -220,7 +237,11 @@ def fft2(x: np.ndarray, *, inverse: bool = False, out: np.ndarray | None = None,
     if pyfftw is None:
         transform = scipy.fft.ifft2 if inverse else scipy.fft.fft2
         norm = "forward" if inverse else "backward"
-        out[...] = transform(x, axes=(-2, -1), norm=norm, workers=workers or threads())
+        inplace = out is x or (np.may_share_memory(x, out) and out.ctypes.data == x.ctypes.data)
+        result = transform(x, axes=(-2, -1), norm=norm, overwrite_x=inplace,
+                           workers=workers or threads())
+        if not np.may_share_memory(result, out):      # pocketfft works in x when it may
+            out[...] = result
         return out
     inplace = out is x or (np.may_share_memory(x, out) and out.ctypes.data == x.ctypes.data)
     if not (is_aligned(x) and is_aligned(out)):

@@ -33,11 +33,11 @@ def _expected(x, inverse):
 
 @pytest.fixture(params=["pyfftw", "scipy"])
 def backend(request, monkeypatch):
-    """Run a test on pyFFTW and on the scipy.fft fallback used where pyFFTW is missing."""
+    """Run a test on scipy.fft (the default) and on pyFFTW's timed plans (OPTICSIM_FFT=fftw)."""
     if request.param == "scipy":
         monkeypatch.setattr(fft, "pyfftw", None)
-    elif fft.pyfftw is None:
-        pytest.skip("pyFFTW is not installed")
+    else:
+        monkeypatch.setattr(fft, "pyfftw", pytest.importorskip("pyfftw"))
     return request.param
 
 
@@ -212,6 +212,7 @@ def test_pyfftw_loads_with_a_short_spin_and_the_environment_is_left_as_it_was(us
     SPIN_COUNT unless the user chose a spin count, and the environment is then as it was."""
     pytest.importorskip("pyfftw")
     env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    env["OPTICSIM_FFT"] = "fftw"
     if user is not None:
         env["GOMP_SPINCOUNT"] = user
     code = """if True:
@@ -228,3 +229,20 @@ def test_pyfftw_loads_with_a_short_spin_and_the_environment_is_left_as_it_was(us
                            check=True).stdout.strip()
     during = str(fft.SPIN_COUNT) if user is None else user
     assert shown == f"['{during}'] {user}"
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, "scipy"), ("scipy", "scipy"), ("fftw", "pyfftw"),
+    ("mkl", "OPTICSIM_FFT must be one of ('scipy', 'fftw'), got 'mkl'")])
+def test_the_backend_is_scipy_unless_fftw_is_asked_for(value, expected):
+    """The default is pocketfft (the same numbers in every process); OPTICSIM_FFT=fftw opts in
+    to pyFFTW's timed plans; another value is refused at import, naming the variable."""
+    if value == "fftw":
+        pytest.importorskip("pyfftw")
+    env = {k: v for k, v in os.environ.items() if k != "OPTICSIM_FFT"}
+    if value is not None:
+        env["OPTICSIM_FFT"] = value
+    done = subprocess.run([sys.executable, "-c", "import opticsim.fft as f; print(f.BACKEND)"],
+                          env=env, capture_output=True, text=True)
+    shown = done.stdout.strip() if done.returncode == 0 else done.stderr.strip().splitlines()[-1]
+    assert shown.endswith(expected)
