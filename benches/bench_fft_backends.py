@@ -1,20 +1,19 @@
-"""One 2-D FFT in pyFFTW (timed and estimated plans), in MKL (inside torch) and as the engine's
-real transform.
+"""One 2-D FFT in pyFFTW (timed plans), in pocketfft (scipy.fft, the engine's default), in MKL
+(inside torch) and as the engine's real transform.
 
     python benches/bench_fft_backends.py [--sizes N ...] [--threads T ...] [--rounds R]
                                          [--out PATH]
 
 For each N and thread count, one unnormalised forward transform of an N×N complex64 array:
-``fftw`` is a planned ``FFTW_MEASURE`` in-place transform (the floor of ``bench_engine.py``);
-``estimate`` the same transform planned ``FFTW_ESTIMATE``, as the engine plans every transform
-(the plan then follows from the shape alone, so every process computes the same numbers;
-``estimate / fftw`` is what that determinism costs); ``torch`` is ``torch.fft.fft2`` of the
-same memory (``torch.from_numpy``) into a preallocated tensor, with ``torch.set_num_threads``; ``real`` is :func:`opticsim.fft.real_fft2` of an N×N
-float32 array (the half spectrum the engine takes of a real input field). All are timed in
-interleaved rounds (the smallest per-round median, as in ``bench_engine.py``); the headlines
-are ``estimate / fftw``, ``torch / fftw`` (< 1: MKL is faster: the measurement a per-shape choice
-of FFT backend would rest on; docs/benchmarks.rst says why the engine keeps FFTW) and
-``real / fftw``.
+``fftw`` is a planned ``FFTW_MEASURE`` in-place transform (the floor of ``bench_engine.py``, and
+the engine's backend with ``OPTICSIM_FFT=fftw``); ``scipy`` is ``scipy.fft.fft2`` in place
+(``overwrite_x``) on ``workers`` threads, the engine's default backend, whose numbers do not
+depend on the process (``scipy / fftw`` is what that costs); ``torch`` is ``torch.fft.fft2`` of
+the same memory (``torch.from_numpy``) into a preallocated tensor, with
+``torch.set_num_threads``; ``real`` is :func:`opticsim.fft.real_fft2` of an N×N float32 array
+(the half spectrum the engine takes of a real input field, on the engine's backend). All are
+timed in interleaved rounds (the smallest per-round median, as in ``bench_engine.py``); the
+headlines are ``scipy / fftw``, ``torch / fftw`` (< 1: MKL is faster) and ``real / fftw``.
 
 ``spin_ms``: the CPU time (ms, all threads) the process uses while it sleeps 50 ms right after a
 2-thread 1024² pyFFTW transform, i.e. how long pyFFTW's OpenMP worker busy-waits before it
@@ -33,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy.fft
 
 from bench_engine import _fastest, compare, environment, write_json
 from opticsim import fft
@@ -46,11 +46,8 @@ def bench_size(n: int, threads: int, rounds: int, seconds: float) -> dict:
 
     data = pyfftw.empty_aligned((n, n), np.complex64)
     plan = pyfftw.FFTW(data, data, axes=(-2, -1), flags=("FFTW_MEASURE",), threads=threads)
-    estimated = pyfftw.empty_aligned((n, n), np.complex64)
-    estimate = pyfftw.FFTW(estimated, estimated, axes=(-2, -1), flags=("FFTW_ESTIMATE",),
-                           threads=threads)
+    pocket = np.zeros((n, n), np.complex64)
     data.fill(0)                    # repeated unnormalised transforms of zeros stay finite
-    estimated.fill(0)
     source, target = torch.from_numpy(data), torch.empty((n, n), dtype=torch.complex64)
     real = fft.zeros((n, n), np.float32)
     half = fft.empty(fft.half_shape(real.shape), np.complex64)
@@ -58,7 +55,8 @@ def bench_size(n: int, threads: int, rounds: int, seconds: float) -> dict:
     torch.set_num_threads(threads)
     try:
         times = _fastest(compare({"fftw": plan.execute,
-                                  "estimate": estimate.execute,
+                                  "scipy": lambda: scipy.fft.fft2(pocket, overwrite_x=True,
+                                                                  workers=threads),
                                   "torch": lambda: torch.fft.fft2(source, out=target),
                                   "real": lambda: fft.real_fft2(real, half, workers=threads)},
                                  rounds, seconds))
@@ -69,8 +67,7 @@ def bench_size(n: int, threads: int, rounds: int, seconds: float) -> dict:
         torch.set_num_threads(previous)
     difference = float(np.linalg.norm(target.numpy() - data) / np.linalg.norm(data))
     return dict(n=n, threads=threads, fftw_ms=1e3 * times["fftw"],
-                estimate_ms=1e3 * times["estimate"],
-                ratio_estimate=times["estimate"] / times["fftw"],
+                scipy_ms=1e3 * times["scipy"], ratio_scipy=times["scipy"] / times["fftw"],
                 torch_ms=1e3 * times["torch"], ratio=times["torch"] / times["fftw"],
                 relative_difference=difference, real_ms=1e3 * times["real"],
                 ratio_real=times["real"] / times["fftw"])
@@ -107,11 +104,11 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     rows = [bench_size(n, threads, args.rounds, 0.03)
             for threads in args.threads for n in sorted(args.sizes)]
-    print(f"{'N':>6}{'threads':>9}{'fftw ms':>10}{'estimate/fftw':>15}{'torch ms':>10}"
+    print(f"{'N':>6}{'threads':>9}{'fftw ms':>10}{'scipy/fftw':>12}{'torch ms':>10}"
           f"{'torch/fftw':>12}{'real ms':>10}{'real/fftw':>11}")
     for row in rows:
         print(f"{row['n']:>6}{row['threads']:>9}{row['fftw_ms']:>10.3f}"
-              f"{row['ratio_estimate']:>15.2f}{row['torch_ms']:>10.3f}"
+              f"{row['ratio_scipy']:>12.2f}{row['torch_ms']:>10.3f}"
               f"{row['ratio']:>12.2f}{row['real_ms']:>10.3f}{row['ratio_real']:>11.2f}")
     spin = spin_ms()
     print(f"CPU ms busy in 50 ms of sleep after a 2-thread 1024² FFT: {spin:.2f} "
