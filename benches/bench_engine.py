@@ -31,9 +31,9 @@ Every case is timed against contenders measured in the same run, on the same thr
 The *floor* of a case is its FFTs alone: pyFFTW plans made with ``FFTW_MEASURE`` on aligned
 in-place arrays (the fastest plans FFTW finds by timing; the engine's default backend is
 scipy.fft, whose numbers do not depend on the process, and the ratio includes what that
-costs; ``OPTICSIM_FFT=fftw`` times the engine on FFTW), with the thread count the engine uses for that shape (one forward + one
-inverse transform for the 4f and hardware frames and the composition, one forward transform
-for ``lens_ft``). The NumPy contender is the same pipeline written with ``numpy.fft`` and
+costs; ``OPTICSIM_FFT=fftw`` times the engine on FFTW), with the thread count the engine uses
+for that shape (one forward + one inverse transform for the 4f and hardware frames and the
+composition, one forward transform for ``lens_ft``). The NumPy contender is the same pipeline written with ``numpy.fft`` and
 ``fftshift``/``ifftshift``, a multiply and ``abs()**2``; its result is compared with the
 engine's. The hardware cases have no NumPy contender; theirs are ``ideal`` (:meth:`FourF.run`
 of the same images through the same complex mask, with no SLM and no camera) and the stages of

@@ -98,9 +98,10 @@ class Bench:
 
 def student_phases(student: SCLCStudent, fourf: FourF, layout) -> torch.Tensor:
     """Double-phase encoded Fourier-SLM phases ``(C, [2,] h, w)`` (rad) of the student's
-    collapsed masks on ``fourf``: :func:`opticsim.torch.masks_from_kernels` of the collapsed convolution kernel
-    (split ± for the differential readout), each channel scaled to peak modulus 1 (its ± pair by
-    one factor, so the two captures subtract), differentiable in the student's weights."""
+    collapsed masks on ``fourf``: :func:`opticsim.torch.masks_from_kernels` of the collapsed
+    convolution kernel (split ± for the differential readout), each channel scaled to peak
+    modulus 1 (its ± pair by one factor, so the two captures subtract), differentiable in the
+    student's weights."""
     kernel = student.cascade.convolution_kernel()
     masks = masks_from_kernels(fourf, kernel, layout)
     peak = masks.abs().flatten(1).amax(dim=1).clamp(min=1e-30).detach()
