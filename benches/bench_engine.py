@@ -161,7 +161,7 @@ def fftw_floor(shape, transforms: int, inplace: bool = True):
     and inverse) over the last two axes of a ``shape`` complex64 array, as the engine would
     thread them; with ``inplace=False`` each reads one array and writes another (the input
     kept, as a function returning a new field must)."""
-    import pyfftw
+    pyfftw = fft.load_pyfftw()
 
     data = pyfftw.empty_aligned(shape, np.complex64)
     target = data if inplace else pyfftw.empty_aligned(shape, np.complex64)
@@ -774,8 +774,8 @@ def main(argv=None) -> dict:
                         help="grid sides N of the peer comparison (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
-        import pyfftw  # noqa: F401 - the floor's FFTs
-    except ImportError:
+        fft.load_pyfftw()                           # the floor's FFTs
+    except ValueError:
         parser.error("the FFT floor needs pyFFTW, which is not installed")
     settings = dict(QUICK if args.quick else FULL)
     sizes = tuple(args.sizes) if args.sizes else settings["sizes"]

@@ -4,11 +4,11 @@
 How much of what a harsh bench costs does hardware-aware fine-tuning win back? A trained
 optical student (``opticsim demo``'s ``checkpoints/student.pt``) on the demo's bench
 (:class:`kd.hardware.Bench`) with one element changed per run — strong Fourier-SLM fringing,
-a 2-bit Fourier SLM — each a ``FIELD=VALUE`` as ``opticsim sweep --param`` names it. For
-each: the bench exposed and calibrated for the student (:func:`kd.hardware.prepare`), its test
-accuracy through the engine; then :func:`kd.hardware.fine_tune` on the first
-``--finetune-images`` training images (labels alone) and the tuned student's test accuracy
-on the bench and calibration it was tuned through, each with its 95 % Wilson interval
+a 2-bit Fourier SLM — given as ``opticsim sweep --param`` takes them (``FIELD=V1,V2,…``, one
+run per value). For each: the bench exposed and calibrated for the student
+(:func:`kd.hardware.prepare`), its test accuracy through the engine; then
+:func:`kd.hardware.fine_tune` on the first ``--finetune-images`` training images (labels
+alone) and the tuned student's test accuracy on the bench and calibration it was tuned through, each with its 95 % Wilson interval
 (:func:`kd.evaluate.accuracy_record`, n the test scenes). The recovered fraction is
 ``(tuned − bench)/(ideal − bench)``.
 
@@ -33,24 +33,17 @@ from kd.evaluate import accuracy_record, classifier_accuracy, student_on_hardwar
 from kd.hardware import Bench, fine_tune, prepare
 from kd.models import SCLCStudent
 from kd.train import restore
+from opticsim import sweep
 from opticsim.cli import run_script
 from opticsim.files import check_targets, write_atomic
-
-
-def change(text: str) -> tuple[str, float]:
-    """``FIELD=VALUE`` → ``(FIELD, VALUE)``, the value an int or a float."""
-    name, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
-    number = float(value)
-    return name.strip(), int(number) if number.is_integer() and "." not in value else number
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="an optical student's checkpoint")
-    parser.add_argument("--change", action="append", type=change, required=True,
-                        metavar="FIELD=VALUE", help="one bench change per run (repeatable)")
+    parser.add_argument("--change", action="append", type=sweep.parameter, required=True,
+                        metavar="FIELD=V1,V2,…", help="bench changes, one run per value "
+                        "(repeatable)")
     parser.add_argument("--finetune-images", type=int, default=512)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--lr", type=float, default=1e-4)
@@ -78,7 +71,7 @@ def main(argv=None) -> int:
               "bench": bench.to_dict(), "test_images": n,
               "ideal": accuracy_record(classifier_accuracy(student, test.images, test.labels), n),
               "runs": []}
-    for name, value in args.change:
+    for name, value in ((name, value) for name, values in args.change for value in values):
         started, changes = time.perf_counter(), {name: value}
         setup = prepare(bench, student, calibration, changes)
         before = student_on_hardware(student, *setup, test.images, test.labels,

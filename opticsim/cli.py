@@ -321,24 +321,6 @@ def _eval(args, argv) -> int:
     return 0
 
 
-def _parameter(text: str) -> tuple[str, list]:
-    """``FIELD=V1,V2,…`` → ``(FIELD, [values])``, each value an int, a float or a word."""
-    name, sep, values = text.partition("=")
-    if not sep or not name.strip() or not values.strip():
-        raise argparse.ArgumentTypeError(f"expected FIELD=V1,V2,… (e.g. fourier_slm.bits=2,4,8),"
-                                         f" got {text!r}")
-
-    def number(word: str):
-        for kind in (int, float):
-            try:
-                return kind(word)
-            except ValueError:
-                pass
-        return word
-
-    return name.strip(), [number(word.strip()) for word in values.split(",") if word.strip()]
-
-
 def _sweep(args, argv) -> int:
     from kd.data import load
     from kd.hardware import Bench, expose
@@ -750,7 +732,7 @@ def _export_parser(commands) -> None:
 
 def parser() -> argparse.ArgumentParser:
     """The ``opticsim`` argument parser, one subcommand per job."""
-    from .sweep import add_run_options
+    from .sweep import add_run_options, parameter
 
     root = _Parser(prog="opticsim", description="opticsim: a 4f optical bench simulator for "
                    "hybrid optical-electronic neural networks. Each command has its own --help.")
@@ -795,7 +777,7 @@ def parser() -> argparse.ArgumentParser:
         "trained optical student's test accuracy. Writes sweep.csv (after each point; "
         "sweep.parquet too with pyarrow), sweep.json and a plot per field into --out; "
         "--resume continues an interrupted sweep.")
-    sweep.add_argument("--param", action="append", type=_parameter, metavar="FIELD=V1,V2,…",
+    sweep.add_argument("--param", action="append", type=parameter, metavar="FIELD=V1,V2,…",
                        help="a field and its values (no default: one is needed; repeat for several "
                        "fields)")
     sweep.add_argument("--one-at-a-time", dest="mode", action="store_const",

@@ -8,7 +8,7 @@ process, the thread count or the array's address, so the same inputs and seed gi
 bit-identical frames in every process, run and sweep worker on one machine. FFTW chooses its
 algorithm by timing (``FFTW_MEASURE``), so two processes may round the same frame differently
 (4e-7 apart in float32 frames here), and FFTW's plans made without timing (``FFTW_ESTIMATE``)
-ran 13–15× slower here. ``OPTICSIM_FFT=fftw`` in the environment, read when this module is
+ran 9–19× slower here (``python benches/bench_fft_backends.py``: ``estimate/fftw``). ``OPTICSIM_FFT=fftw`` in the environment, read when this module is
 imported, selects pyFFTW with timed plans: faster (``python benches/bench_fft_backends.py``
 gives ``scipy/fftw``), reproducible within a process only. Plans are made once per (shape,
 dtype, direction) and per thread; a transform runs on SIMD-aligned memory (a misaligned array
@@ -28,18 +28,35 @@ import numpy as np
 
 import scipy.fft
 
-# After a transform pyFFTW's OpenMP threads spin GOMP_SPINCOUNT times before they sleep:
-# libgomp's default, 300 000 pauses, kept a core busy 6.5 ms after a 1024² transform here (0.25 ms
-# with SPIN_COUNT; benches/bench_fft_backends.py, spin_ms), so a worker spins through the passes
-# between and after the transforms, on the core those passes use. 10 000 still keeps the
-# barriers inside one transform spinning. libgomp reads it once, as pyFFTW loads its own copy
-# of the library, so it is set for that import only, and only when the user set neither
-# GOMP_SPINCOUNT nor OMP_WAIT_POLICY; the environment is left as it was found.
+#: After a transform pyFFTW's OpenMP threads spin GOMP_SPINCOUNT times before they sleep:
+#: libgomp's default, 300 000 pauses, kept a core busy 6.5 ms after a 1024² transform here (0.25 ms
+#: with SPIN_COUNT; benches/bench_fft_backends.py, spin_ms), so a worker spins through the passes
+#: between and after the transforms, on the core those passes use. 10 000 still keeps the
+#: barriers inside one transform spinning. libgomp reads it once, as pyFFTW loads its own copy
+#: of the library, so it is set for that import only, and only when the user set neither
+#: GOMP_SPINCOUNT nor OMP_WAIT_POLICY; the environment is left as it was found.
 SPIN_COUNT = 10_000
 
 
 #: The FFT backends ``OPTICSIM_FFT`` may name; the first is the default.
 BACKENDS = ("scipy", "fftw")
+
+
+def load_pyfftw():
+    """pyFFTW, imported with ``GOMP_SPINCOUNT`` = :data:`SPIN_COUNT` unless the user set a spin
+    count or wait policy (the environment is left as it was found); ``ValueError`` when it is
+    not installed. What ``OPTICSIM_FFT=fftw`` and the benches' FFTW floor load."""
+    chosen = {"GOMP_SPINCOUNT", "OMP_WAIT_POLICY"} & os.environ.keys()
+    if not chosen:
+        os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
+    try:
+        import pyfftw
+    except ImportError:
+        raise ValueError("pyFFTW is not installed: pip install pyFFTW") from None
+    finally:
+        if not chosen:
+            del os.environ["GOMP_SPINCOUNT"]
+    return pyfftw
 
 
 def _import_pyfftw():
@@ -48,19 +65,7 @@ def _import_pyfftw():
     chosen_backend = os.environ.get("OPTICSIM_FFT", BACKENDS[0])
     if chosen_backend not in BACKENDS:
         raise ValueError(f"OPTICSIM_FFT must be one of {BACKENDS}, got {chosen_backend!r}")
-    if chosen_backend == "scipy":
-        return None
-    chosen = {"GOMP_SPINCOUNT", "OMP_WAIT_POLICY"} & os.environ.keys()
-    if not chosen:
-        os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
-    try:
-        import pyfftw
-    except ImportError:
-        raise ValueError("OPTICSIM_FFT=fftw needs pyFFTW: pip install pyFFTW") from None
-    finally:
-        if not chosen:
-            del os.environ["GOMP_SPINCOUNT"]
-    return pyfftw
+    return None if chosen_backend == "scipy" else load_pyfftw()
 
 
 pyfftw = _import_pyfftw()
@@ -234,16 +239,15 @@ def fft2(x: np.ndarray, *, inverse: bool = False, out: np.ndarray | None = None,
                          f"{x.dtype}")
     elif out is not x and np.may_share_memory(x, out) and out.ctypes.data != x.ctypes.data:
         raise ValueError("out must be x itself or not overlap it")
+    inplace = out is x or (np.may_share_memory(x, out) and out.ctypes.data == x.ctypes.data)
     if pyfftw is None:
         transform = scipy.fft.ifft2 if inverse else scipy.fft.fft2
         norm = "forward" if inverse else "backward"
-        inplace = out is x or (np.may_share_memory(x, out) and out.ctypes.data == x.ctypes.data)
         result = transform(x, axes=(-2, -1), norm=norm, overwrite_x=inplace,
                            workers=workers or threads())
         if not np.may_share_memory(result, out):      # pocketfft works in x when it may
             out[...] = result
         return out
-    inplace = out is x or (np.may_share_memory(x, out) and out.ctypes.data == x.ctypes.data)
     if not (is_aligned(x) and is_aligned(out)):
         work = empty(x.shape, x.dtype)
         work[...] = x

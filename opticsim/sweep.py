@@ -27,6 +27,7 @@ Metrics: :class:`KernelError` (the convolution error of a kernel through the sys
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import concurrent.futures
 import contextlib
@@ -728,6 +729,25 @@ def add_run_options(parser, out: str | None = None, out_help: str | None = None)
     parser.add_argument("--overwrite", action="store_true", help="start again in --out")
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="hide the progress bar")
+
+
+def parameter(text: str) -> tuple[str, list]:
+    """``FIELD=V1,V2,…`` → ``(FIELD, [values])``, each value an int, a float or a word: the
+    ``argparse`` type of an option naming a field and its values (``opticsim sweep --param``)."""
+    name, sep, values = text.partition("=")
+    if not sep or not name.strip() or not values.strip():
+        raise argparse.ArgumentTypeError(f"expected FIELD=V1,V2,… (e.g. fourier_slm.bits=2,4,8),"
+                                         f" got {text!r}")
+
+    def number(word: str):
+        for kind in (int, float):
+            try:
+                return kind(word)
+            except ValueError:
+                pass
+        return word
+
+    return name.strip(), [number(word.strip()) for word in values.split(",") if word.strip()]
 
 
 def run_options(args) -> dict:
