@@ -14,7 +14,8 @@ import pytest
 
 import kd.experiment
 from kd.evaluate import wilson_interval
-from opticsim.cli import _experiment, main, parser
+from opticsim.cli import main, parser
+from opticsim.cli.experiment import experiment as _experiment
 
 TINY = ["--train-size", "48", "--epochs", "1", "--channels", "2,2", "--teacher-channels", "2,2",
         "--hidden", "8", "--calibration-images", "8", "--validation-images", "8",
