@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .. import checks
-from ..grid import embed_centred
+from .. import alignment, checks
+
+
+def fourier_factor(fourf) -> np.ndarray | None:
+    """What multiplies every Fourier-plane transmittance of ``fourf`` (complex128 on its Fourier
+    grid), or None when nothing does: the lens-2 pupil, and the camera's defocus Δz carried to
+    this plane, ``exp(ikΔz)·exp(−iπΔz·u²/(λf2²))`` (:func:`opticsim.alignment.defocus_phase`):
+    lens 2 turns it into the Fresnel propagation of the output field by Δz onto the sensor.
+
+    The pupil acts in the front focal plane of lens 2 (:class:`~opticsim.Lens`), and with a
+    defocused Fourier SLM, in the panel's plane: both neglect distances (f2, Δz) to the lens."""
+    shape, pitch = fourf.fourier_shape, fourf.fourier_pitch
+    factor = fourf.lens2.pupil(shape, pitch, np.complex128)
+    camera = fourf.camera
+    if camera is not None and camera.defocus:
+        carrier = np.exp(1j * math.fmod(2 * math.pi * camera.defocus / fourf.wavelength,
+                                        2 * math.pi))
+        defocus = carrier * alignment.defocus_phase(shape, pitch, fourf.wavelength,
+                                                    fourf.lens2.focal_length, camera.defocus)
+        factor = defocus if factor is None else factor * defocus
+    return factor
 
 
 class _Shown:
@@ -72,7 +93,7 @@ class FourierPlane:
         gray = self.fourier_gray(mask) if gray is None else np.asarray(gray)
         panel = self.fourier_slm.transmittance(gray, self.fourier_pitch, self.wavelength,
                                                dtype=self.dtype)
-        return embed_centred(panel, self.fourier_shape)
+        return self.fourier_slm.on_grid(panel, self.fourier_shape)
 
     def _displayed(self, masks, grays) -> np.ndarray:
         """:meth:`fourier_transmittance` of ``masks`` or ``grays``, recomputed only when the

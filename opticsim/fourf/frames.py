@@ -7,7 +7,7 @@ from functools import partial
 
 import numpy as np
 
-from .. import _kernels, fft
+from .. import _kernels, alignment, fft
 from ..field import Field
 from ..propagate import _stack, lens_at_pitch, lens_ft
 
@@ -22,6 +22,19 @@ _CORE_CHUNK_BYTES = 1 << 20
 # by the half-size real FFT (fft.real_fft2); below it, FourF.run timed no faster that way here
 # (the filter's rebuilt half costs what the smaller transform saves).
 _HALF_SPECTRUM_SAMPLES = 512 * 512
+
+
+def output_phase(fourf, dtype=np.complex128) -> np.ndarray | None:
+    """``exp(+iπΔz·x²/(λf2²))`` on the output grid of ``fourf`` in ``dtype``, or None: for a
+    Fourier SLM defocused by Δz, the propagation back by −Δz from the panel to lens 2's front
+    focal plane, carried through lens 2 (:func:`opticsim.alignment.defocus_phase`). A phase on
+    the output: it changes the field readout, not the irradiance."""
+    slm = fourf.fourier_slm
+    if slm is None or not slm.defocus:
+        return None
+    phase = alignment.defocus_phase(fourf.shape, fourf.output_pitch, fourf.wavelength,
+                                    fourf.lens2.focal_length, -slm.defocus, check=False)
+    return phase.astype(dtype)
 
 
 class Frames:
@@ -47,12 +60,18 @@ class Frames:
             field = lens_ft(source, self.lens1.focal_length, self.fourier_pitch,
                             self.fourier_shape)
         field = field.replace(field.data[:, None]) * displays              # Fourier SLM
-        field = self.lens2.apply_pupil(field)                              # lens-2 aperture
+        if self._fourier_pupil is not None:                # lens-2 aperture, camera defocus
+            field = field * self._fourier_pupil
         if self.fourier_by_fft:
-            return lens_ft(field, self.lens2.focal_length)                  # lens 2
-        # The panel's samples repeat the output every λ·f2/(pitch/oversample): the replicas
-        # a pixelated SLM makes, which layout() checks against the channels' span.
-        return lens_at_pitch(field, self.lens2.focal_length, self.output_pitch, self.shape)
+            output = lens_ft(field, self.lens2.focal_length)                # lens 2
+        else:
+            # The panel's samples repeat the output every λ·f2/(pitch/oversample): the
+            # replicas a pixelated SLM makes, which layout() checks against the channels' span.
+            output = lens_at_pitch(field, self.lens2.focal_length, self.output_pitch,
+                                   self.shape)
+        if self._output_phase is not None:                 # back from a defocused mask
+            output = output * self._output_phase
+        return output
 
     # --- the same frames, fused -----------------------------------------------------------
 
@@ -161,7 +180,10 @@ class Frames:
                 displays = masks            # ideal: the fused pass checks it is finite
             else:
                 displays = self._displayed(masks, grays)
-            frames = self.irradiance(stack, displays)
+            if self.camera is not None and self.camera.rotation:
+                frames = self._camera_view(stack, displays)
+            else:
+                frames = self.irradiance(stack, displays)
             if self.camera is not None:
                 frames = self.camera._capture_trusted(frames, self.output_pitch,
                                                       self.wavelength, exposure, rng)
@@ -170,6 +192,13 @@ class Frames:
             frames = frames[:, 0::2] - frames[:, 1::2]
             lead = lead[:-1]
         return self._frames(frames, image_ndim, lead, layout)
+
+    def _camera_view(self, stack: np.ndarray, displays: np.ndarray) -> np.ndarray:
+        """Irradiance ``(B, D, ny, nx)`` (W/m²) of the output field in the axes of a rotated
+        camera (:meth:`Camera.view_steps`), element by element."""
+        output = self._propagate(stack, displays)
+        steps = self.camera.view_steps(self.shape, self.output_pitch)
+        return output.replace(alignment.warp(output.data, steps)).intensity
 
     def _frames(self, frames, image_ndim: int, lead, layout):
         """``(B, D, ny, nx)`` frames to ``(B, *lead, ny, nx)``, B dropped for one image; with a

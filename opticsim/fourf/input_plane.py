@@ -6,9 +6,25 @@ import math
 
 import numpy as np
 
-from .. import _kernels, checks, fft
+from .. import _kernels, alignment, checks, fft
 from ..field import Field
 from ..grid import place_centred
+
+
+def input_illumination(fourf) -> np.ndarray:
+    """The field lighting the input plane of ``fourf`` (√(W/m²), complex128 on its grid): the
+    laser × the lens-1 pupil × the Fourier SLM's defocus Δz carried to this plane,
+    ``exp(−iπΔz·r²/(λf1²))`` (:func:`opticsim.alignment.defocus_phase`): lens 1 turns it into
+    the Fresnel propagation of the Fourier-plane field by Δz, onto the displaced panel."""
+    illumination = fourf.laser.amplitude(fourf.shape, fourf.pitch).astype(np.complex128)
+    pupil = fourf.lens1.pupil(fourf.shape, fourf.pitch, np.complex128)
+    if pupil is not None:
+        illumination = illumination * pupil
+    if fourf.fourier_slm is not None and fourf.fourier_slm.defocus:
+        illumination = illumination * alignment.defocus_phase(
+            fourf.shape, fourf.pitch, fourf.wavelength, fourf.lens1.focal_length,
+            fourf.fourier_slm.defocus)
+    return illumination
 
 
 class InputPlane:
@@ -66,7 +82,7 @@ class InputPlane:
                     "8-bit images by 1/255, or model the panel with an input_slm")
             return offset[0], offset[0] + stack.shape[-2]
         self.input_slm.encode(stack, illumination, self.pitch, self.wavelength, out=out)
-        return self._lit_rows(stack.shape[-2])
+        return None if self.input_slm.moved else self._lit_rows(stack.shape[-2])
 
     def _lit_rows(self, height: int) -> tuple[int, int]:
         """Rows outside which the input SLM's field is zero: those of images ``height`` pixels

@@ -15,9 +15,9 @@ from ..lens import Lens
 from ..slm import SLM
 from .convolution import Convolution
 from .exposure import Exposure
-from .fourier_plane import FourierPlane, _Shown
-from .frames import Frames
-from .input_plane import InputPlane
+from .fourier_plane import FourierPlane, _Shown, fourier_factor
+from .frames import Frames, output_phase
+from .input_plane import InputPlane, input_illumination
 from .sampling import Sampling
 
 
@@ -74,20 +74,23 @@ class FourF(Sampling, InputPlane, FourierPlane, Frames, Convolution, Exposure):
         object.__setattr__(self, "_by_fft", self.fourier_slm is None or all(
             math.isclose(self.fourier_slm.sample_pitch, p, rel_tol=1e-6)
             for p in self.fft_pitch))
-        illumination = self.laser.amplitude(self.shape, self.pitch).astype(np.complex128)
-        pupil = self.lens1.pupil(self.shape, self.pitch, np.complex128)
-        if pupil is not None:
-            illumination = illumination * pupil
+        if self.input_slm is not None and self.input_slm.defocus:
+            raise ValueError(f"input_slm.defocus must be 0 (m): the input plane's defocus is "
+                             f"not modelled, got {self.input_slm.defocus!r}")
+        illumination = input_illumination(self)
         object.__setattr__(self, "_illumination", checks.representable(
             f"the field of laser power={self.laser.power!r} W", as_complex(illumination, dtype),
             illumination))
-        object.__setattr__(self, "_fourier_pupil",
-                           self.lens2.pupil(self.fourier_shape, self.fourier_pitch, dtype))
+        factor = fourier_factor(self)
+        object.__setattr__(self, "_fourier_pupil", None if factor is None else factor.astype(dtype))
+        object.__setattr__(self, "_output_phase", output_phase(self, dtype))
         object.__setattr__(self, "_shown", _Shown())
-        # A real beam through real amplitudes (no input SLM, or one of real levels) leaves a
-        # real field, whose spectrum the fused path takes by the half-size real transform.
+        # A real beam through real amplitudes (no input SLM, or one of real levels, in place)
+        # leaves a real field, whose spectrum the fused path takes by the half-size real
+        # transform.
         levels = None if self.input_slm is None else self.input_slm.levels(self.wavelength)
-        real = not np.any(self._illumination.imag) and (levels is None or not np.any(levels.imag))
+        real = not np.any(self._illumination.imag) and (levels is None or not np.any(levels.imag)
+                                                        and not self.input_slm.moved)
         object.__setattr__(self, "_real_input", real)
         object.__setattr__(self, "_real_illumination",
                            np.ascontiguousarray(self._illumination.real) if real else None)
