@@ -9,7 +9,7 @@ from ..grid import embed_centred, invert
 
 
 class Convolution:
-    """Kernels, masks and channel layouts on a :class:`~opticsim.fourf.FourF`'s samples."""
+    """Kernels, masks and channel layouts on a :class:`~opticsim.FourF`'s samples."""
 
     def layout(self, in_channels: int, out_channels: int, image_shape, kernel_shape
                ) -> readout.Layout:

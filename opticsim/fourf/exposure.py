@@ -13,7 +13,7 @@ from ..camera import photon_energy
 
 
 class Exposure:
-    """The laser power of a :class:`~opticsim.fourf.FourF` for its camera's full well."""
+    """The laser power of a :class:`~opticsim.FourF` for its camera's full well."""
 
     def exposed(self, images, mask=None, *, gray=None, layout=None, fill: float = 0.8,
                 batch_size: int = 64, progress: bool = False) -> "FourF":

@@ -47,7 +47,7 @@ class _Shown:
 
 
 class FourierPlane:
-    """Masks and gray levels of a :class:`~opticsim.fourf.FourF` as Fourier-plane
+    """Masks and gray levels of a :class:`~opticsim.FourF` as Fourier-plane
     transmittances."""
 
     def _mask_stack(self, mask) -> tuple[np.ndarray, tuple]:

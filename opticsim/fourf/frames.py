@@ -38,7 +38,7 @@ def output_phase(fourf, dtype=np.complex128) -> np.ndarray | None:
 
 
 class Frames:
-    """What the detector of a :class:`~opticsim.fourf.FourF` reports for images through masks:
+    """What the detector of a :class:`~opticsim.FourF` reports for images through masks:
     :meth:`field` element by element, :meth:`irradiance` fused, :meth:`run` with the camera
     and the readout."""
 
@@ -152,8 +152,8 @@ class Frames:
 
         ``images``: ``(H, W)`` or ``(B, H, W)`` (amplitude transmittances in [−1, 1], or what
         the input SLM quantises),
-        or ``(B, C_in, H, W)`` laid out by ``layout`` (:meth:`layout`). ``mask``: ``(h, w)`` or
-        ``(C, h, w)`` complex transmittances of :attr:`mask_shape`, one time-multiplexed frame
+        or ``(B, C_in, H, W)`` laid out by ``layout`` (:meth:`FourF.layout`).
+        ``mask``: ``(h, w)`` or ``(C, h, w)`` complex transmittances of :attr:`mask_shape`, one time-multiplexed frame
         per channel (``(C, 2, h, w)`` or ``(2, h, w)`` ± pairs for the differential readout);
         or ``gray``, Fourier-SLM gray levels of the same shape. ``rng`` seeds the camera noise
         and ``exposure`` (s) overrides the camera's; either one without a camera that takes

@@ -28,7 +28,7 @@ def input_illumination(fourf) -> np.ndarray:
 
 
 class InputPlane:
-    """The field a :class:`~opticsim.fourf.FourF` sends into lens 1 for a stack of images."""
+    """The field a :class:`~opticsim.FourF` sends into lens 1 for a stack of images."""
 
     def _images(self, images, layout) -> tuple[np.ndarray, int]:
         images = np.asarray(images)

@@ -6,7 +6,7 @@ from ..grid import focal_pitch
 
 
 class Sampling:
-    """The grids of a :class:`~opticsim.fourf.FourF`: input plane, Fourier plane (one FFT of the
+    """The grids of a :class:`~opticsim.FourF`: input plane, Fourier plane (one FFT of the
     input grid, or the Fourier SLM's own samples) and output plane."""
 
     @property
