@@ -192,7 +192,9 @@ class CameraResponse(nn.Module):
     response ``clip(offset + K·min(μ_e + DSNU, full_well), 0, 2^bits − 1)`` in DN (unrounded,
     as ``Camera.capture(noise=False)``); with noise, Poisson (or Gaussian) shot noise and
     Gaussian read noise drawn from ``generator``, then full well, gain, offset, rounding and
-    clipping as ``Camera.capture``, the rounding with a straight-through gradient.
+    clipping as ``Camera.capture``, the rounding with a straight-through gradient. The pixels
+    sit at the camera's shift; its rotation and defocus act on the field before the irradiance
+    (:class:`Optical4fConv` applies them, as :meth:`FourF.run` does).
     """
 
     def __init__(self, camera: Camera, sample_shape, sample_pitch, wavelength: float,
