@@ -6,7 +6,7 @@ SLM and lens 2 to the camera; every function takes and returns a ``Field``.
 
 __version__ = "0.1.0"          # before the imports: opticsim.export records it
 
-from . import export, presets, propagate, readout, zernike
+from . import alignment, export, presets, propagate, readout, zernike
 from .camera import Camera
 from .checks import SamplingWarning
 from .field import Field
@@ -15,5 +15,5 @@ from .laser import Laser
 from .lens import Lens
 from .slm import SLM
 
-__all__ = ["Camera", "Field", "FourF", "Laser", "Lens", "SLM", "SamplingWarning", "export",
-           "presets", "propagate", "readout", "zernike"]
+__all__ = ["Camera", "Field", "FourF", "Laser", "Lens", "SLM", "SamplingWarning", "alignment",
+           "export", "presets", "propagate", "readout", "zernike"]

@@ -16,9 +16,10 @@ from functools import cached_property, lru_cache, partial
 
 import numpy as np
 
-from . import _kernels, checks
+from . import _kernels, alignment, checks
 from .field import Field
 from .grid import coordinates
+from .propagate import fresnel
 
 PLANCK = 6.62607015e-34  # J·s (exact, SI 2019)
 SPEED_OF_LIGHT = 299792458.0  # m/s (exact)
@@ -37,19 +38,19 @@ def _snap(edges: np.ndarray) -> np.ndarray:
 
 
 def pixel_overlaps(samples: int, sample_pitch: float, pixels: int, pixel_pitch: float,
-                   active_width: float) -> tuple[np.ndarray, np.ndarray]:
+                   active_width: float, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Exact overlap lengths (m) of the cells of a centred sample axis with the active
     windows of a centred pixel axis, as a band: ``(start, weight)``.
 
     Sample ``i`` covers ``[(i − N//2 − ½)·dx, (i − N//2 + ½)·dx]``; pixel ``j`` is active over
-    ``(j − C//2)·p ± active_width/2``. Pixel ``j`` overlaps sample ``start[j] + u`` by
-    ``weight[j, u]`` metres (int64 ``(C,)`` and float64 ``(C, w)``, every ``start[j] + u`` a valid
-    sample). The overlap matrix is ``W[j, start[j] + u] = weight[j, u]``, and the power on a
+    ``(j − C//2)·p + shift ± active_width/2`` (``shift`` in m). Pixel ``j`` overlaps sample
+    ``start[j] + u`` by ``weight[j, u]`` metres (int64 ``(C,)`` and float64 ``(C, w)``, every
+    ``start[j] + u`` a valid sample). The overlap matrix is ``W[j, start[j] + u] = weight[j, u]``, and the power on a
     pixel is ``Σ W_y[J, i]·E[i, k]·W_x[K, k]`` for an irradiance constant over each sample cell.
     Edges closer than 1e-9 sample to a cell boundary are snapped to it, so commensurate
     pitches give bands without empty ends.
     """
-    centres = coordinates(pixels, pixel_pitch)
+    centres = coordinates(pixels, pixel_pitch) + shift
     # edges in units of sample cells: cell i spans [i, i + 1)
     left = _snap((centres - active_width / 2) / sample_pitch + samples // 2 + 0.5)
     right = _snap((centres + active_width / 2) / sample_pitch + samples // 2 + 0.5)
@@ -64,9 +65,9 @@ def pixel_overlaps(samples: int, sample_pitch: float, pixels: int, pixel_pitch: 
 
 @lru_cache(maxsize=64)
 def _band(samples: int, sample_pitch: float, pixels: int, pixel_pitch: float,
-          active_width: float) -> tuple[np.ndarray, np.ndarray]:
+          active_width: float, shift: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`pixel_overlaps`, read-only and kept for the next frame of the same sampling."""
-    band = pixel_overlaps(samples, sample_pitch, pixels, pixel_pitch, active_width)
+    band = pixel_overlaps(samples, sample_pitch, pixels, pixel_pitch, active_width, shift)
     for array in band:
         array.setflags(write=False)
     return band
@@ -117,6 +118,19 @@ class Camera:
         Maximum frame rate (frames/s), > 0, or None when not modelled.
     seed : int
         Seed of the fixed PRNU/DSNU pattern, >= 0: the same camera always has the same pattern.
+    shift_x, shift_y : float
+        Offset (m, finite) of the pixel grid's centre from the optical axis of the field it
+        sees, towards +x (columns) and +y (rows): pixel ``j`` integrates over
+        ``(j − C//2)·p + shift``, so a shift of one pixel moves the frame by one pixel towards
+        −x. Default 0.
+    rotation : float
+        Rotation (rad) in [−π/2, π/2] of the pixel grid about the optical axis, from +x
+        towards +y; the field is seen in the camera's axes, rotated by −rotation
+        (:func:`opticsim.alignment.warp`; the shift is along the field's axes). Default 0.
+    defocus : float
+        Axial offset Δz (m, finite) of the sensor from the plane it images (the back focal
+        plane of lens 2 in a :class:`~opticsim.FourF`), > 0 away from the lens: the field is
+        propagated by Δz (Fresnel transfer function). Default 0.
     """
 
     shape: tuple[int, int]
@@ -135,6 +149,10 @@ class Camera:
     dsnu: float = 0.0
     frame_rate: float | None = None
     seed: int = 0
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+    rotation: float = 0.0
+    defocus: float = 0.0
 
     def __post_init__(self):
         bits = checks.integer("bits", self.bits, 1, 16)
@@ -159,6 +177,10 @@ class Camera:
             "frame_rate": (None if self.frame_rate is None
                            else checks.positive("frame_rate", self.frame_rate)),
             "seed": checks.integer("seed", self.seed, 0),
+            "shift_x": checks.finite("shift_x", self.shift_x, "m"),
+            "shift_y": checks.finite("shift_y", self.shift_y, "m"),
+            "rotation": checks.in_range("rotation", self.rotation, -math.pi / 2, math.pi / 2),
+            "defocus": checks.finite("defocus", self.defocus, "m"),
         }
         for name, value in validated.items():
             object.__setattr__(self, name, value)
@@ -218,10 +240,33 @@ class Camera:
 
     def _overlaps(self, samples: tuple[int, int], pitch: tuple[float, float]):
         """The banded overlaps (:func:`pixel_overlaps`) of the pixels' active areas with the
-        cells of a ``samples`` grid at ``pitch``, for rows and for columns."""
+        cells of a ``samples`` grid at ``pitch`` in the camera's axes, for rows and for
+        columns: the shift turned by −rotation into those axes."""
         active = math.sqrt(self.fill_factor)
-        return tuple(_band(n, p, c, q, active * q)
-                     for n, p, c, q in zip(samples, pitch, self.shape, self.pitch))
+        cos, sin = math.cos(self.rotation), math.sin(self.rotation)
+        shifts = (cos * self.shift_y - sin * self.shift_x, cos * self.shift_x + sin * self.shift_y)
+        return tuple(_band(n, p, c, q, active * q, s)
+                     for n, p, c, q, s in zip(samples, pitch, self.shape, self.pitch, shifts))
+
+    def view_steps(self, shape, pitch) -> list:
+        """:func:`opticsim.alignment.warp_steps` that turn a field on a centred ``shape`` grid
+        of ``pitch`` (m) into the camera's axes (a rotation by −rotation); none unrotated."""
+        return alignment.warp_steps(shape, pitch, rotation=-self.rotation)
+
+    def seen(self, field: Field) -> Field:
+        """``field`` as the sensor sees it: propagated by ``defocus`` (Fresnel transfer
+        function, :func:`opticsim.propagate.fresnel` ``method="tf"``) and turned into the
+        camera's axes (:meth:`view_steps`)."""
+        checks.instance("field", field, Field)
+        if self.defocus > 0:
+            field = fresnel(field, self.defocus, method="tf")
+        elif self.defocus < 0:          # back by |Δz|: the conjugate of forward on conj(E)
+            back = fresnel(field.replace(np.conj(field.data)), -self.defocus, method="tf")
+            field = back.replace(np.conj(back.data))
+        if self.rotation:
+            field = field.replace(alignment.warp(field.data, self.view_steps(field.shape,
+                                                                              field.pitch)))
+        return field
 
     def _power(self, irradiance: np.ndarray, pitch: tuple[float, float]) -> np.ndarray:
         """Power (W) on each pixel's active area, ``(..., *shape)`` float64."""
@@ -265,14 +310,14 @@ class Camera:
     def photons(self, field: Field, exposure=None) -> np.ndarray:
         """Mean photons per pixel ``μ_p = ∫_active E dA · t·λ/(hc)`` (EMVA 1288 eq. 1),
         ``(..., *shape)`` float64; ``exposure`` (s) defaults to the camera's."""
-        checks.instance("field", field, Field)
+        field = self.seen(field)
         return self._photons(field.intensity, field.pitch, field.wavelength,
                              self._exposure(exposure))
 
     def irradiance_to_electrons(self, field: Field, exposure=None) -> np.ndarray:
         """Mean photo-electrons per pixel ``η·μ_p`` (times the PRNU pattern), without the dark
         signal, ``(..., *shape)`` float64."""
-        checks.instance("field", field, Field)
+        field = self.seen(field)
         return self._photoelectrons(field.intensity, field.pitch, field.wavelength,
                                     self._exposure(exposure))
 
@@ -303,14 +348,18 @@ class Camera:
         the mean of the noisy frames wherever no pixel clips and the temporal noise exceeds
         about ½ DN (so that rounding is unbiased).
         """
-        checks.instance("field", field, Field)
+        field = self.seen(field)
         return self._capture(field.intensity, field.pitch, field.wavelength,
                              self._exposure(exposure), rng, noise)
 
     def capture_irradiance(self, irradiance, pitch, wavelength: float, exposure=None, rng=None,
                            noise: bool = True) -> np.ndarray:
         """:meth:`capture` of an irradiance ``(..., ny, nx)`` (W/m², >= 0) sampled at ``pitch``
-        (m) on a centred grid, at ``wavelength`` (m): the input of the fused ``FourF.run``."""
+        (m) on a centred grid, at ``wavelength`` (m): the input of the fused ``FourF.run``. A
+        rotated or defocused camera needs the field (:meth:`capture`)."""
+        if self.rotation or self.defocus:
+            raise ValueError("a rotated or defocused camera resamples or propagates the field, "
+                             "which an irradiance has lost; use capture(field)")
         irradiance = checks.finite_array("irradiance", np.asarray(irradiance))
         if np.iscomplexobj(irradiance) or (irradiance.size and irradiance.min() < 0):
             raise ValueError("irradiance must be real and >= 0 (W/m²)")

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from scipy.spatial import cKDTree
 
-from . import _kernels, checks, fft
+from . import _kernels, alignment, checks, fft
 from .checks import SamplingWarning
 from .field import Field
 from .grid import embed_centred, place_centred
@@ -84,6 +84,14 @@ class SLM:
     oversample : field samples per pixel and axis (integer >= 1); resolving a dead frame or
         fringing needs several.
     frame_rate : pattern update rate (Hz, > 0) or None.
+    shift_x, shift_y : lateral offset (m, finite) of the panel's centre from the optical axis,
+        towards +x (columns) and +y (rows) of the grid; sub-sample offsets move the rendered
+        panel (pixels, dead frame, fringing) as one (:func:`opticsim.alignment.warp`). Default 0.
+    rotation : in-plane rotation (rad) in [−π/2, π/2] of the panel about the optical axis, from
+        +x towards +y. Default 0.
+    defocus : axial offset Δz (m, finite) of a Fourier-plane panel from the back focal plane of
+        lens 1, > 0 towards lens 2 (:class:`~opticsim.FourF` applies it; an input SLM must have
+        0). Default 0.
     """
 
     shape: tuple[int, int]
@@ -96,6 +104,10 @@ class SLM:
     crosstalk: float = 0.0
     oversample: int = 1
     frame_rate: float | None = None
+    shift_x: float = 0.0
+    shift_y: float = 0.0
+    rotation: float = 0.0
+    defocus: float = 0.0
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -117,6 +129,10 @@ class SLM:
         set_(self, "oversample", checks.integer("oversample", self.oversample, 1))
         if self.frame_rate is not None:
             set_(self, "frame_rate", checks.positive("frame_rate", self.frame_rate))
+        for name in ("shift_x", "shift_y", "defocus"):
+            set_(self, name, checks.finite(name, getattr(self, name), "m"))
+        set_(self, "rotation", checks.in_range("rotation", self.rotation, -math.pi / 2,
+                                               math.pi / 2))
         coverage = pixel_coverage(self.oversample, self.fill_factor)
         if self.fill_factor < 1 and np.ptp(coverage) < 1e-12:
             warnings.warn(
@@ -162,6 +178,25 @@ class SLM:
     def sample_shape(self) -> tuple[int, int]:
         """Field samples covering the panel, ``(H·oversample, W·oversample)``."""
         return (self.shape[0] * self.oversample, self.shape[1] * self.oversample)
+
+    @property
+    def moved(self) -> bool:
+        """True when the panel is shifted or rotated in its plane."""
+        return bool(self.shift_x or self.shift_y or self.rotation)
+
+    def on_grid(self, panel: np.ndarray, grid_shape) -> np.ndarray:
+        """Panel samples ``(..., H·s, W·s)`` on a centred ``grid_shape`` grid at the panel's
+        sample pitch: centred (:func:`grid.embed_centred`), then rotated by ``rotation`` and
+        shifted by ``(shift_y, shift_x)`` (:func:`opticsim.alignment.warp`, circular over the
+        grid)."""
+        placed = embed_centred(panel, grid_shape)
+        return alignment.warp(placed, self.warp_steps(grid_shape)) if self.moved else placed
+
+    def warp_steps(self, grid_shape) -> list:
+        """:func:`opticsim.alignment.warp_steps` of this panel's rotation and shift on a
+        centred ``grid_shape`` grid at its sample pitch."""
+        return alignment.warp_steps(grid_shape, (self.sample_pitch,) * 2,
+                                    (self.shift_y, self.shift_x), self.rotation)
 
     @property
     def fringing_sigma(self) -> float:
@@ -332,7 +367,7 @@ class SLM:
         into ``out`` when given. A panel of real levels also takes a real ``illumination``
         and gives a real field (``out`` of its dtype).
 
-        The numbers of ``embed_centred(transmittance(to_gray(values)), grid)·illumination``;
+        The numbers of ``on_grid(transmittance(to_gray(values)), grid)·illumination``;
         with one sample per pixel, no fringing and real levels, in one pass
         (``_kernels.encode_levels``).
         """
@@ -344,7 +379,7 @@ class SLM:
         if window is None or search is None or not np.isrealobj(values):
             gray = self.to_gray(values, wavelength)
             panel = self.transmittance(gray, field_pitch, wavelength, dtype=illumination.dtype)
-            np.multiply(embed_centred(panel, illumination.shape), illumination, out=out)
+            np.multiply(self.on_grid(panel, illumination.shape), illumination, out=out)
             return out
         keys, order, period, low, high, tables = search
         active = pixel_coverage(1, self.fill_factor).astype(np.finfo(out.dtype).dtype)[0]
@@ -371,7 +406,7 @@ class SLM:
         without fringing and the values lie on the grid. Raises ValueError for a
         ``field_pitch`` other than pitch/oversample or values larger than the panel."""
         self._check_sampling(field_pitch, "values", values)
-        if self.oversample != 1 or self.crosstalk != 0:
+        if self.oversample != 1 or self.crosstalk != 0 or self.moved:
             return None
         panel = [(n - p) // 2 for n, p in zip(grid, self.shape)]            # panel on the grid
         corner = [o + (p - v) // 2 for o, p, v in zip(panel, self.shape, values.shape[-2:])]
@@ -416,8 +451,9 @@ class SLM:
     def modulate(self, field: Field, gray, offset=None) -> Field:
         """``field`` (possibly a batch) times the panel's transmittance for ``gray``.
 
-        The panel's H·s × W·s samples sit centred on the field grid, which must be at least
-        that large; outside the panel nothing is transmitted.
+        The panel's H·s × W·s samples sit centred on the field grid (moved by its shift and
+        rotation, :meth:`on_grid`), which must be at least that large; outside the panel
+        nothing is transmitted.
         """
         checks.instance("field", field, Field)
         rows, cols = self.sample_shape
@@ -425,6 +461,8 @@ class SLM:
             raise ValueError(f"field grid {field.shape} is smaller than the panel's "
                              f"{self.sample_shape} samples")
         panel = self.transmittance(gray, field.pitch, field.wavelength, offset, field.data.dtype)
+        if self.moved:
+            return field.replace(field.data * self.on_grid(panel, field.shape))
         top, left = place_centred((rows, cols), field.shape)
         window = (..., slice(top, top + rows), slice(left, left + cols))
         out = fft.zeros(np.broadcast_shapes(field.data.shape[:-2], panel.shape[:-2])

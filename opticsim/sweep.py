@@ -788,7 +788,8 @@ UNITS = {"wavelength": "m", "power": "W", "waist": "m", "focal_length": "m", "di
          "fill_factor": "fraction of the pixel area", "phase_range": "rad", "crosstalk": "px",
          "oversample": "samples per px", "frame_rate": "Hz", "exposure": "s",
          "qe": "e⁻ per photon", "gain": "DN/e⁻", "read_noise": "e⁻ RMS", "dark_current": "e⁻/s",
-         "full_well": "e⁻", "offset": "DN", "prnu": "relative RMS", "dsnu": "e⁻ RMS"}
+         "full_well": "e⁻", "offset": "DN", "prnu": "relative RMS", "dsnu": "e⁻ RMS",
+         "shift_x": "m", "shift_y": "m", "rotation": "rad", "defocus": "m"}
 # Units whose values are written with SI prefixes on the axis (10 µW rather than 1e-05).
 _PREFIXED = ("m", "W", "s", "Hz")
 

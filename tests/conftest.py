@@ -2,7 +2,7 @@
 
 import pytest
 
-from opticsim import fourf
+from opticsim.fourf import frames
 
 
 @pytest.fixture(params=["complex FFT", "real FFT"])
@@ -10,5 +10,5 @@ def first_transform(request, monkeypatch):
     """Run a test with the fused 4f path's first transform as it is on small grids (complex)
     and as on large ones, where a real input field takes the half-size real FFT."""
     if request.param == "real FFT":
-        monkeypatch.setattr(fourf, "_HALF_SPECTRUM_SAMPLES", 0)
+        monkeypatch.setattr(frames, "_HALF_SPECTRUM_SAMPLES", 0)
     return request.param

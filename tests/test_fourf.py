@@ -7,7 +7,7 @@ import pytest
 from scipy.signal import fftconvolve
 
 from opticsim import SLM, FourF, Laser, Lens, fft
-from opticsim import fourf as fourf_module
+from opticsim.fourf import frames as fourf_frames
 from tolerances import fft_rounding
 
 WAVELENGTH, POWER = 532e-9, 2e-3
@@ -98,7 +98,7 @@ def test_batch_of_small_frames_on_two_threads_equals_frame_by_frame(monkeypatch,
     15 (one mask) or 5 (three), taken by two threads in any order, give what each frame gives
     alone; the input SLM, which splits its own work into tasks, runs them in turn inside a
     chunk (a nested run_tasks on a busy pool would wait for itself)."""
-    monkeypatch.setattr(fourf_module, "_CORE_CHUNK_BYTES", 5 * 3 * 32 * 30 * 8)
+    monkeypatch.setattr(fourf_frames, "_CORE_CHUNK_BYTES", 5 * 3 * 32 * 30 * 8)
     monkeypatch.setattr(fft, "threads", lambda: 2)
     rng = np.random.default_rng(16)
     images = rng.random((37, 12, 10)).astype(np.float32)

@@ -368,6 +368,61 @@ def test_layer_matches_engine_for_every_readout(readout, multiplex, system, real
     assert _relative(got, expected) < 16 * fft_rounding(real, fourf.shape[0] * fourf.shape[1])
 
 
+# Each misalignment at a size that changes the frames: sub-pixel shifts, small rotations,
+# defocus within the sampling limits of the hardware system (λf²/(N·d²) = 5.8 mm and 9 mm).
+ALIGNMENTS = [("fourier_slm", {"shift_x": 0.37 * 24e-6, "shift_y": -0.21 * 24e-6}),
+              ("fourier_slm", {"rotation": 0.05}),
+              ("fourier_slm", {"defocus": 1.5e-3}),
+              ("camera", {"defocus": -1e-3}),
+              ("camera", {"shift_x": 0.4 * 13e-6, "shift_y": -0.7 * 13e-6, "rotation": 0.04}),
+              ("input_slm", {"shift_x": 0.3 * INPUT_PITCH, "shift_y": -1.6 * INPUT_PITCH})]
+
+
+def _aligned_frames(fourf, images, layout, gray):
+    """The engine's noise-free camera frames (or field) of a possibly misaligned system: the
+    irradiance in the camera's axes (``FourF.run`` without its noise), captured noise-free."""
+    if fourf.readout == "field":
+        return fourf.run(images, gray=gray, layout=layout)
+    placed = layout.place(images, fourf.shape)
+    displays = fourf.fourier_transmittance(gray=gray.reshape((-1,) + fourf.mask_shape))
+    irradiance = (fourf._camera_view(placed, displays) if fourf.camera.rotation
+                  else fourf.irradiance(placed, displays))
+    frames = fourf.camera._capture(irradiance, fourf.output_pitch, fourf.wavelength,
+                                   fourf.camera.exposure, None, False)
+    return layout.extract(fourf.upright(frames), fourf.shape,
+                          fourf.output_pitch[1] / fourf.camera.pitch[1])
+
+
+@pytest.mark.parametrize("element, fields", ALIGNMENTS)
+@pytest.mark.parametrize("readout", ["intensity", "field"])
+@pytest.mark.parametrize("real", [torch.float64, torch.float32])
+def test_layer_matches_engine_with_misaligned_elements(element, fields, readout, real):
+    """Layer equals engine with each misalignment on (two lens transforms a side, and the
+    panel's or field's warp: FFT pairs along each step's axes), and the misalignment shows."""
+    import dataclasses
+
+    if readout == "field" and element == "camera" and "rotation" in fields:
+        pytest.skip("the field readout is before the camera's pixels")
+    aligned = _hardware_system(readout, dtype=COMPLEX[real])
+    fourf = dataclasses.replace(aligned, **{element: dataclasses.replace(
+        getattr(aligned, element), **fields)})
+    image_shape = (8, 6)
+    layers = [ot.Optical4fConv(system, 1, 2, 3, image_shape=image_shape).eval().to(real)
+              for system in (fourf, aligned)]
+    gen = torch.Generator().manual_seed(21)
+    with torch.no_grad():
+        for layer in layers:
+            layer.phase.copy_(2 * torch.randn(layer.phase.shape, generator=gen.manual_seed(4)))
+    images = torch.rand((2, 1) + image_shape, generator=gen, dtype=real)
+    got = layers[0](images).detach().numpy()
+    expected = _aligned_frames(fourf, images.numpy(), layers[0].layout(image_shape),
+                               layers[0].export_gray())
+    passes = 8                      # four lens FFTs and up to four warp FFT pairs a side
+    tolerance = passes * 2 * fft_rounding(real, fourf.shape[0] * fourf.shape[1])
+    assert _relative(got, expected) < tolerance
+    assert _relative(layers[1](images).detach().numpy(), expected) > 100 * tolerance
+
+
 def test_layer_sums_input_channels_as_fields_into_linear_convolutions():
     """Ideal field readout, two inputs, three outputs, kernels from a digital layer: the
     upright outputs are −(f1/f2)·A·Σ_i x_i ∗ h_ci / s (A the beam amplitude, s the passive
@@ -511,6 +566,29 @@ def test_gradcheck_layer_masks_hardware_off(mask, fourier_mode):
 
     assert float(frames(*parameters).detach().max()) < fourf.camera.max_level
     assert torch.autograd.gradcheck(frames, tuple(parameters), eps=1e-6, atol=1e-5)
+
+
+def test_gradcheck_layer_masks_through_misaligned_elements():
+    """Gradients flow through the warps and defocus phases of every misaligned element."""
+    import dataclasses
+
+    fourf = _small_hardware_system("phase")
+    fourf = dataclasses.replace(
+        fourf, input_slm=dataclasses.replace(fourf.input_slm, shift_x=3e-6),
+        fourier_slm=dataclasses.replace(fourf.fourier_slm, shift_y=5e-6, rotation=0.1,
+                                        defocus=2e-5),
+        camera=dataclasses.replace(fourf.camera, shift_x=4e-6, rotation=-0.05, defocus=1e-5))
+    layer = ot.Optical4fConv(fourf, 1, 1, 3, hardware=False, image_shape=(4, 4)).double()
+    gen = torch.Generator().manual_seed(24)
+    images = torch.rand((2, 1, 4, 4), generator=gen, dtype=torch.float64)
+    phase = torch.randn(layer.phase.shape, generator=gen, dtype=torch.float64,
+                        requires_grad=True)
+
+    def frames(values):
+        return torch.func.functional_call(layer, {"phase": values}, (images,))
+
+    assert float(frames(phase).detach().max()) < fourf.camera.max_level
+    assert torch.autograd.gradcheck(frames, (phase,), eps=1e-6, atol=1e-5)
 
 
 def test_gradcheck_layer_input_hardware_off():

@@ -60,6 +60,8 @@ from .functional import (
     shot_noise,
     straight_through,
     uniform_levels,
+    warp,
+    warp_tensors,
 )
 
 __all__ = [
@@ -70,5 +72,5 @@ __all__ = [
     "input_illumination", "intensity", "kernel_from_mask", "lens_at_pitch", "lens_ft",
     "load_state", "mask_from_kernel", "masks_from_kernels", "nearest_index", "quantize",
     "read_noise", "real_dtype", "round_straight_through", "shot_noise", "straight_through",
-    "uniform_levels",
+    "uniform_levels", "warp", "warp_tensors",
 ]

@@ -14,6 +14,8 @@ from opticsim import checks, readout
 from opticsim.checks import SamplingWarning
 from opticsim.files import read_torch, write_atomic
 from opticsim.fourf import FourF
+from opticsim.fourf.fourier_plane import fourier_factor
+from opticsim.fourf.frames import output_phase
 from opticsim.grid import invert
 from opticsim.slm import MODES
 
@@ -28,6 +30,8 @@ from .functional import (
     input_illumination,
     intensity,
     masks_from_kernels,
+    warp,
+    warp_tensors,
 )
 
 MASKS = ("phase", "amplitude", "complex")
@@ -227,7 +231,8 @@ class Optical4fConv(nn.Module):
     def _tensors(self, device, dtype) -> dict:
         """Illumination and the lens transforms as tensors: the FFT's transfer factor, or the
         lens transforms at other pitches (matrices or chirp-z factors) and lens-2 pupil when
-        the Fourier SLM has its own pitch. A uniform
+        the Fourier SLM has its own pitch; the output phase of a defocused Fourier SLM and the
+        steps into a rotated camera's axes (none when not). A uniform
         real illumination (flat beam, no lens-1 aperture) is folded into the first factor."""
         def build():
             fourf, cdtype = self.fourf, complex_dtype(dtype)
@@ -236,6 +241,12 @@ class Optical4fConv(nn.Module):
             brightness = illumination.real.flat[0] if uniform else 1.0
             tensors = {"illumination": None if uniform else
                        torch.as_tensor(illumination).to(device, cdtype)}
+            phase = output_phase(fourf)                 # back from a defocused Fourier SLM
+            tensors["output_phase"] = None if phase is None else \
+                torch.as_tensor(phase).to(device, cdtype)
+            steps = [] if self.camera is None else fourf.camera.view_steps(fourf.shape,
+                                                                           fourf.output_pitch)
+            tensors["camera_steps"] = warp_tensors(steps, torch.empty((), dtype=dtype))
             if fourf.fourier_by_fft:
                 transfer = fourf_transfer(fourf, fourf.shape) * brightness
                 tensors["transfer"] = torch.as_tensor(transfer).to(device, cdtype)
@@ -244,7 +255,7 @@ class Optical4fConv(nn.Module):
             first = (first[0] * brightness,) + first[1:]      # rows, or the input chirp
             tensors["lenses"] = tuple(tuple(torch.tensor(f, device=device, dtype=cdtype)
                                             for f in lens) for lens in (first, second))
-            pupil = fourf.lens2.pupil(fourf.fourier_shape, fourf.fourier_pitch, np.complex128)
+            pupil = fourier_factor(fourf)                # lens-2 pupil, camera defocus
             tensors["pupil"] = None if pupil is None else torch.as_tensor(pupil).to(device, cdtype)
             return tensors
         return _cached(self._constants, (str(device), dtype), build)
@@ -414,10 +425,12 @@ class Optical4fConv(nn.Module):
             if tensors["pupil"] is not None:
                 displays = displays * tensors["pupil"]
             output = fourf_field_at_pitch(source[:, None], displays, tensors["lenses"])
+        if tensors["output_phase"] is not None:
+            output = output * tensors["output_phase"]
         if fourf.readout == "field":
             frames = output
         else:
-            frames = intensity(output)
+            frames = intensity(warp(output, tensors["camera_steps"]))       # camera's axes
             if self.camera is not None:                                         # camera
                 noise = self.noise
                 stream = (generator or self._generator(device)) if noise else None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from opticsim import checks
-from opticsim.camera import Camera, photon_energy, pixel_overlaps
+from opticsim.camera import Camera, photon_energy
 from opticsim.fourf import FourF
 from opticsim.grid import place_centred
 from opticsim.slm import SLM, pixel_coverage
@@ -27,6 +29,8 @@ from .functional import (
     real_dtype,
     shot_noise,
     straight_through,
+    warp,
+    warp_tensors,
 )
 
 SHOT_NOISE = ("poisson", "gaussian")
@@ -78,7 +82,8 @@ class SLMPanel(nn.Module):
     itself is shown. Then, as :meth:`SLM.transmittance`: a pattern smaller than the panel sits
     centred on it (the rest shows gray 0), each pixel is held over oversample² samples, the
     fringing field smooths the liquid-crystal state, the dead frame weights each sample by its
-    active fraction, and the panel is embedded centred on the grid.
+    active fraction, and the panel is embedded centred on the grid and moved by its shift and
+    rotation (:meth:`SLM.on_grid`).
     """
 
     def __init__(self, slm: SLM, wavelength: float, grid_shape):
@@ -98,6 +103,7 @@ class SLMPanel(nn.Module):
         frame = None if np.all(coverage == 1) else np.tile(np.outer(coverage, coverage), slm.shape)
         self._numpy = {"keys": keys[order], "grays": order, "levels": levels,
                        "states": phases if self.phase_only else levels, "frame": frame}
+        self._steps = slm.warp_steps(self.grid_shape) if slm.moved else []
         self._cache = {}
 
     def _tensors(self, device, dtype) -> dict:
@@ -109,7 +115,9 @@ class SLMPanel(nn.Module):
                     torch.as_tensor(values["frame"]).to(device, dtype),
                     "levels": torch.as_tensor(values["levels"]).to(device, complex_dtype(dtype)),
                     "keys": torch.as_tensor(values["keys"]).to(device, dtype),
-                    "grays": torch.as_tensor(values["grays"], device=device)}
+                    "grays": torch.as_tensor(values["grays"], device=device),
+                    "steps": warp_tensors(self._steps, torch.empty((), dtype=dtype,
+                                                                   device=device))}
         return _cached(self._cache, (str(device), dtype), build)
 
     def _targets(self, values: torch.Tensor) -> torch.Tensor:
@@ -146,7 +154,7 @@ class SLMPanel(nn.Module):
         field = torch.exp(1j * state) if self.phase_only else state
         if tensors["frame"] is not None:
             field = field * tensors["frame"]
-        return embed_centred(field, self.grid_shape)
+        return warp(embed_centred(field, self.grid_shape), tensors["steps"])
 
     def _on_panel(self, state: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
         """A ``(..., h, w)`` pattern centred on the panel, showing gray level 0 (``fill``)
@@ -165,12 +173,12 @@ class SLMPanel(nn.Module):
         return F.pad(state, pads) + fill * (1 - inside)
 
 
-def _overlap_matrix(samples: int, sample_pitch: float, pixels: int, pixel_pitch: float,
-                    active_width: float) -> np.ndarray:
-    """Dense ``(pixels, samples)`` overlaps (m) of :func:`opticsim.camera.pixel_overlaps`."""
-    start, weight = pixel_overlaps(samples, sample_pitch, pixels, pixel_pitch, active_width)
-    matrix = np.zeros((pixels, samples))
-    for pixel in range(pixels):
+def _overlap_matrix(band, samples: int) -> np.ndarray:
+    """Dense ``(pixels, samples)`` overlaps (m) of a band of
+    :func:`opticsim.camera.pixel_overlaps`."""
+    start, weight = band
+    matrix = np.zeros((len(start), samples))
+    for pixel in range(len(start)):
         matrix[pixel, start[pixel]:start[pixel] + weight.shape[1]] = weight[pixel]
     return matrix
 
@@ -184,7 +192,9 @@ class CameraResponse(nn.Module):
     response ``clip(offset + K·min(μ_e + DSNU, full_well), 0, 2^bits − 1)`` in DN (unrounded,
     as ``Camera.capture(noise=False)``); with noise, Poisson (or Gaussian) shot noise and
     Gaussian read noise drawn from ``generator``, then full well, gain, offset, rounding and
-    clipping as ``Camera.capture``, the rounding with a straight-through gradient.
+    clipping as ``Camera.capture``, the rounding with a straight-through gradient. The pixels
+    sit at the camera's shift; its rotation and defocus act on the field before the irradiance
+    (:class:`Optical4fConv` applies them, as :meth:`FourF.run` does).
     """
 
     def __init__(self, camera: Camera, sample_shape, sample_pitch, wavelength: float,
@@ -197,9 +207,8 @@ class CameraResponse(nn.Module):
         self.shot = shot
         sample_shape = checks.shape2("sample_shape", sample_shape)
         sample_pitch = checks.pair("sample_pitch", sample_pitch)
-        active = np.sqrt(camera.fill_factor)
-        rows, cols = (_overlap_matrix(n, p, c, q, active * q) for n, p, c, q in
-                      zip(sample_shape, sample_pitch, camera.shape, camera.pitch))
+        rows, cols = (_overlap_matrix(band, n) for band, n in
+                      zip(camera._overlaps(sample_shape, sample_pitch), sample_shape))
         response = (camera.exposure / photon_energy(checks.positive("wavelength", wavelength))
                     * camera.qe * camera.prnu_pattern)
         self._numpy = {"rows": rows, "cols": cols.T.copy(), "response": response,
@@ -269,9 +278,10 @@ class IdealFourF(nn.Module):
             raise ValueError(f"image_shape {image_shape} does not fit the {fourf.shape} grid")
         self.fourf = fourf
         self.image_shape = image_shape
-        self.register_buffer("transfer", _complex_buffer(fourf_transfer(fourf, image_shape)))
+        bare = dataclasses.replace(fourf, input_slm=None, fourier_slm=None, camera=None)
+        self.register_buffer("transfer", _complex_buffer(fourf_transfer(bare, image_shape)))
         self.register_buffer("illumination",
-                             _complex_buffer(input_illumination(fourf, image_shape)))
+                             _complex_buffer(input_illumination(bare, image_shape)))
 
     def forward(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         if tuple(images.shape[-2:]) != self.image_shape:

@@ -9,6 +9,8 @@ import torch.nn.functional as F
 
 from opticsim import checks, propagate, readout
 from opticsim.fourf import FourF
+from opticsim.fourf.fourier_plane import fourier_factor
+from opticsim.fourf.input_plane import input_illumination as fourf_illumination
 from opticsim.grid import place_centred
 from opticsim.propagate import chirp_z_factors, mft_matrices
 
@@ -79,7 +81,9 @@ def lens_ft(data: torch.Tensor, pitch, wavelength: float, focal_length: float) -
 
 def fourf_transfer(fourf: FourF, image_shape) -> np.ndarray:
     """Fourier-plane factor ``s1·s2·ifftshift(P2)·exp(i2π(2c − o)·j/N)`` in FFT order
-    (complex128) for images of ``image_shape`` placed centred on ``fourf``'s grid: multiplied
+    (complex128), ``P2`` the lens-2 pupil times the camera's defocus
+    (:func:`opticsim.fourf.fourier_plane.fourier_factor`), for images of ``image_shape``
+    placed centred on ``fourf``'s grid (Fourier plane sampled by the FFT): multiplied
     by ``ifftshift(M)`` it turns the zero-padded FFT of an image into the FFT of the output
     field (module docstring)."""
     ny, nx = fourf.shape
@@ -89,21 +93,19 @@ def fourf_transfer(fourf: FourF, image_shape) -> np.ndarray:
     scale = (fourf.pitch[0] * fourf.pitch[1] / (1j * fourf.wavelength * f1)
              * fourier_pitch[0] * fourier_pitch[1] / (1j * fourf.wavelength * f2))
     factor = scale * np.outer(axis_ramp(ny, 2 * (ny // 2) - oy), axis_ramp(nx, 2 * (nx // 2) - ox))
-    pupil = fourf.lens2.pupil(fourf.shape, fourier_pitch, np.complex128)
-    if pupil is not None:
-        factor = factor * np.fft.ifftshift(pupil)
+    fourier = fourier_factor(fourf)                     # lens-2 pupil, camera defocus
+    if fourier is not None:
+        factor = factor * np.fft.ifftshift(fourier)
     return factor
 
 
 def input_illumination(fourf: FourF, image_shape=None) -> np.ndarray:
-    """Illumination (laser × lens-1 pupil, √(W/m²)) over a centred image of ``image_shape``
-    (default the whole grid), complex128."""
+    """Illumination (laser × lens-1 pupil × the Fourier SLM's defocus carried to the input,
+    √(W/m²), :func:`opticsim.fourf.input_plane.input_illumination`) over a centred image of
+    ``image_shape`` (default the whole grid), complex128."""
     image_shape = fourf.shape if image_shape is None else tuple(image_shape)
     oy, ox = place_centred(image_shape, fourf.shape)
-    illumination = fourf.laser.amplitude(fourf.shape, fourf.pitch).astype(np.complex128)
-    pupil = fourf.lens1.pupil(fourf.shape, fourf.pitch, np.complex128)
-    if pupil is not None:
-        illumination = illumination * pupil
+    illumination = fourf_illumination(fourf)
     return illumination[oy:oy + image_shape[0], ox:ox + image_shape[1]]
 
 
@@ -165,6 +167,21 @@ def fourf_field(encoded: torch.Tensor, masks: torch.Tensor, transfer: torch.Tens
     spectrum = torch.fft.fft2(encoded, s=tuple(shape))
     fft_masks = torch.fft.ifftshift(masks, dim=(-2, -1)) * transfer
     return torch.fft.fft2(spectrum * fft_masks)
+
+
+def warp_tensors(steps, like: torch.Tensor) -> list:
+    """:func:`opticsim.alignment.warp_steps` with their factors as complex tensors of
+    ``like``'s precision and device."""
+    return [(axes, _as_tensor(factor, like)) for axes, factor in steps]
+
+
+def warp(samples: torch.Tensor, steps) -> torch.Tensor:
+    """``samples`` ``(..., ny, nx)`` moved by ``steps`` (:func:`warp_tensors`): per step an FFT
+    over its axes, the product with its factor and the inverse FFT, as
+    :func:`opticsim.alignment.warp`; differentiable."""
+    for axes, factor in steps:
+        samples = torch.fft.ifftn(torch.fft.fftn(samples, dim=axes) * factor, dim=axes)
+    return samples
 
 
 def intensity(field: torch.Tensor) -> torch.Tensor:
