@@ -1,4 +1,5 @@
-"""What one image costs on each path: FLOPs of the kd models counted analytically, and the
+"""What one image costs on each path: FLOPs and bytes moved of the kd models counted
+analytically, layer by layer (for a roofline of a processor, :func:`roofline_seconds`), and the
 optical front end's frames, time and energy from its devices' rates and powers.
 
 FLOPs count real operations at inference: a multiply–accumulate is 2, a complex product 6
@@ -6,18 +7,20 @@ FLOPs count real operations at inference: a multiply–accumulate is 2, a comple
 counts ``2.5·n·log2(n)``, half the ``5·n·log2(n)`` of a complex radix-2 FFT (the convention
 FFTW's benchFFT reports its "mflops" in, fftw.org/speed/method.html). BatchNorm at inference
 is a scale and a shift (2 per sample); dropout is off. The weights are fixed, so the digital
-student's kernel spectra are computed once, not per image.
+student's kernel spectra are computed once, not per image. A layer moves its weights, its
+input and its output once each (no reuse between layers in caches).
 
 :class:`OpticalFrontEnd` is the kd hardware bench (:mod:`kd.hardware`) as a pipeline: the input
-SLM shows the image (a tile of it when the image is larger than a shot), the Fourier SLM one
-mask per output channel, the camera one frame per mask (time multiplexing; ``channels_per_frame``
-tiles several outputs side by side in one frame instead), twice for the differential readout.
+SLM shows the image (a tile of it when the image is larger than a shot; ``images_per_frame``
+tiles side by side), the Fourier SLM one mask per output channel, the camera one frame per mask
+(time multiplexing; ``channels_per_frame`` tiles several outputs side by side in one frame
+instead), twice for the differential readout; :func:`best_design` searches those choices.
 """
 
 from __future__ import annotations
 
-import math
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from torch import nn
@@ -98,9 +101,8 @@ def _layer_flops(layer: nn.Module, shape: tuple[int, int, int]) -> tuple[str, in
 
 def _layer_bytes(layer: nn.Module, shape: tuple, output: tuple, value_bytes: int) -> int:
     """Bytes one inference layer moves: its weights (parameters and floating buffers: a
-    BatchNorm's running mean and variance) read, its ``(C, H, W)`` input read and its output
-    written, at ``value_bytes`` a value; 0 for a flatten or (inference) dropout, which move
-    nothing."""
+    BatchNorm's running mean and variance) read, its ``shape`` input read and its ``output``
+    written, at ``value_bytes`` a value; 0 for a flatten or (inference) dropout."""
     if isinstance(layer, (nn.Flatten, nn.Dropout)):
         return 0
     weights = sum(tensor.numel() for tensor in (*layer.parameters(recurse=False),
@@ -111,7 +113,9 @@ def _layer_bytes(layer: nn.Module, shape: tuple, output: tuple, value_bytes: int
 
 def layer_costs(layers, shape, value_bytes: int = 4) -> tuple[list[dict], tuple]:
     """Per inference layer of ``layers`` on a ``(C, H, W)`` input, ``{"layer", "kind",
-    "flops", "bytes"}`` (:func:`_layer_flops`, :func:`_layer_bytes`), and the output shape."""
+    "flops", "bytes"}`` (FLOPs as counted above; bytes: the layer's weights — parameters and
+    floating buffers — and its input and output, at ``value_bytes`` a value; none for a
+    flatten or an inference dropout), and the output shape."""
     value_bytes = checks.integer("value_bytes", value_bytes, 1)
     steps = []
     for layer in layers:
@@ -328,8 +332,8 @@ class OpticalFrontEnd:
 
     def tile(self, kernel_size: int) -> int:
         """Side (pixels) of the largest square input tile one shot takes: its output
-        ``t + K − 1`` times the ``g_c = ⌈√channels_per_frame⌉`` channel replicas per row times
-        the ``g_i = ⌈√images_per_frame⌉`` tiles per row fits in ``tile_fraction`` of the
+        ``t + K − 1`` times the ``g_c = ⌈√channels_per_frame⌉`` channel replicas per row
+        times the ``g_i = ⌈√images_per_frame⌉`` tiles per row fits in ``tile_fraction`` of the
         Fourier SLM and on the camera, and ``g_i`` tiles with ``K − 1`` pixels between them
         on the input SLM: ``g_i·(t + K − 1) − (K − 1)`` pixels."""
         kernel_size = checks.integer("kernel_size", kernel_size, 1)

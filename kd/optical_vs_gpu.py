@@ -1,40 +1,42 @@
-"""Per image, as the input grows: the all-electronic teacher, the digital SCLC student, and the
+"""Per image, as the input grows: an all-electronic teacher, its digital SCLC student, and the
 hybrid (optical front end + electronic back end) — time, energy and FLOPs.
 
-    opticsim bench [--sizes 32,64,...,4096] [--measure-up-to 1024] [--accuracy RESULTS.json]
-                   [--out PATH] [--overwrite] [...]
+    opticsim bench [--teacher demo|paper|CHECKPOINT] [--sizes 32,64,...,4096]
+                   [--measure-up-to 256] [--accuracy RESULTS.json] [--out PATH] [...]
 
-The models are the demo's (:class:`kd.experiment.Experiment` defaults): the teacher's 3×3
-convolutions of 8/16/32 channels with 2× pools between them, the student's cascade of 5×5
-spectral layers of 8/16/16 channels (one 13×13 kernel per output channel), both with the
-BatchNorm / 6×6 pool / FC 512-256-10 back end, one grey input channel, untrained (time does not
-depend on the weights).
+The networks are chosen by :func:`models`: the demo's, the paper's (3×3 convolutions of
+32/128/256 channels at full resolution) or a kd checkpoint's, each with its SCLC student and the
+BatchNorm / 6×6 pool / FC 512-256 back end (time does not depend on the weights).
 
-* **Electronic**: FLOPs counted analytically (:mod:`kd.cost`); time measured with torch on this
-  CPU with ``threads`` threads (and on CUDA when present), batch 1, ``torch.no_grad``, the
-  fastest of ``repeats`` calls after a warm-up (load from other processes only slows a call;
-  on a shared 2-core machine a 2-thread torch stalls whenever the other core is taken, so the
-  default is 1 thread), at every size up to ``measure_up_to``; above it the time is
-  *modelled*: the FLOPs times the seconds per FLOP measured at the largest measured size (the
-  JSON and the table say which). The teacher runs its whole network; the digital student its
-  FFT convolution, square law and back end.
+* **Electronic, measured**: FLOPs counted analytically (:mod:`kd.cost`); time measured with
+  torch on this CPU with ``threads`` threads (default all; load from other processes only slows
+  a call, so read the measured times with the load beside them) and on CUDA when present, batch
+  1, ``torch.no_grad``, the fastest of ``repeats`` calls after a warm-up, at every size up to
+  ``measure_up_to``; above it the time is *modelled*: the FLOPs times the seconds per FLOP
+  measured at the largest measured size (the JSON and the table say which). The teacher runs
+  its whole network; the digital student its FFT convolution, square law and back end.
+* **Electronic, modelled**: each processor preset of ``processors`` by its roofline
+  (:func:`modelled_times`), energy its board power × time.
 * **Optical**: :class:`kd.cost.OpticalFrontEnd` from the presets' frame rates, pixels and
   supply powers (``electrical_power``, all assumed: see ``presets.info(name).assumptions``) and
   the exposure; frames per image, time per image pipelined, energy from the devices' supply
-  power and the ADC conversions. The hybrid's electronic back end (BatchNorm, pool, FC on the
-  camera frames) is measured like the models; the optics does not remove it.
+  power and the ADC conversions, in the configured design and in the best one per size
+  (:func:`designs`). The hybrid's electronic back end (BatchNorm, pool, FC on the camera
+  frames) runs on the same device as the teacher; the optics does not remove it.
 * **Hybrid**: time per image ``max(optics, back end)`` (the back end works on one image while
   the optics takes the next), energy ``optics + back end``. The *crossover* is the smallest
   size from which on the hybrid is faster than the teacher; ``break_even_rate`` is the frame
-  rate (Hz) the Fourier SLM and camera would both need for the hybrid to match the teacher.
-  Electronic energy is time × threads × ``cpu_core_power`` (or × ``gpu_power``), assumed
-  constants.
+  rate (Hz) the Fourier SLM and camera would both need for the hybrid to match the teacher;
+  :func:`crossover_map` maps the best design against that rate and the channels per frame.
+  CPU energy is time × threads × ``cpu_core_power`` (a measured GPU's × ``gpu_power``),
+  assumed constants.
 
 The bench measures no accuracy: it reports the accuracies of a run it is given
 (:func:`accuracies`: an ``opticsim demo`` ``results.json`` or an ``opticsim train``
-``summary.json``), at that run's image size only, or none. :func:`run` writes the JSON, a
-Markdown table beside it (``.md``) and a log-log plot of time and energy per image against
-size (``.png``), and refuses to replace any of them unless told to.
+``summary.json``), at that run's image size only, or none. :func:`run` writes the JSON,
+Markdown tables beside it (``.md``), a log-log plot of time and energy per image against size
+(``.png``) and the crossover map (``_map.png``), and refuses to replace any of them unless told
+to.
 """
 
 from __future__ import annotations
@@ -159,9 +161,9 @@ def models(teacher: str = "demo") -> dict:
         raise ValueError(f"teacher must be one of {TEACHERS} or a kd checkpoint file, got "
                          f"{teacher!r}")
     model, settings = restore(teacher)
-    first = model.cascade.weights[0] if isinstance(model, SCLCStudent) else model.features[0].weight
-    in_channels, classes = int(first.shape[1]), int(model.backend.layers[-1].out_features)
     role = "student" if isinstance(model, SCLCStudent) else "teacher"
+    first = model.cascade.weights[0] if role == "student" else model.features[0].weight
+    in_channels, classes = int(first.shape[1]), int(model.backend.layers[-1].out_features)
     other = "teacher" if role == "student" else "student"
     partner = build_model(dataclasses.replace(settings, model=other), in_channels, classes)
     return {role: model, other: partner.eval()}
@@ -189,8 +191,8 @@ def _seconds(call, repeats: int, device: str) -> float:
 
 @torch.no_grad()
 def measure(networks: dict, size: int, repeats: int, device: str) -> dict:
-    """Seconds per image of the teacher and the digital student on a ``size`` × ``size`` image, and of
-    the student's back end on the camera frames, on ``device``."""
+    """Seconds per image of the teacher and the digital student on a ``size`` × ``size``
+    image, and of the student's back end on the camera frames, on ``device``."""
     student = networks["student"].to(device)
     teacher = networks["teacher"].to(device)
     image = torch.rand(1, teacher.features[0].in_channels, size, size, device=device)
@@ -321,7 +323,7 @@ def _at_rate(front_end: cost.OpticalFrontEnd, rate: float) -> cost.OpticalFrontE
 def crossover_map(settings: Settings, front_end: cost.OpticalFrontEnd, student: SCLCStudent,
                   results: dict) -> dict:
     """The optics' time per image (s) of the best design for each size against the frame
-    rate of the Fourier SLM and camera (:data:`MAP_RATES`, ``by_rate``) and against the
+    rate of the Fourier SLM and camera (``MAP_RATES``, ``by_rate``) and against the
     channels per frame at the presets' rates (``g²`` up to all of them, ``by_channels``; None
     where they do not fit), and per electronic device the break-even: the lowest map rate and
     the fewest channels per frame at which the hybrid is at least as fast as the teacher
@@ -570,7 +572,8 @@ def markdown(document: dict) -> str:
 
 def plot(document: dict) -> bytes:
     """PNG: time and energy per image against N (log-log), measured points filled, modelled
-    hollow, the crossover marked; the roofline-modelled processors' teacher and hybrid only."""
+    hollow, each device's crossover marked; of the roofline-modelled processors the teacher
+    only (dashed: their hybrid is the optics, whose back end takes far less)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -583,17 +586,19 @@ def plot(document: dict) -> bytes:
     if accuracy is not None:
         for key in ("teacher", "student", "hybrid"):
             labels[key] += f" (acc. {accuracy[key][0]:.2f})"
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    figure, axes = plt.subplots(1, 2, figsize=(11, 5.4))
+    for axis in axes:
+        axis.set_prop_cycle(color=plt.get_cmap("tab10").colors)
     for device, result in document["devices"].items():
         rows = result["rows"]
         sizes = [row["size"] for row in rows]
-        shown = labels if result["measured"] else {key: labels[key] for key in ("teacher",
-                                                                                "hybrid")}
+        shown = labels if result["measured"] else {"teacher": labels["teacher"]}
         for axis, quantity, name in ((axes[0], "seconds", "time per image (s)"),
                                      (axes[1], "joules", "energy per image (J)")):
             for key, label in shown.items():
                 values = [row[quantity][key] for row in rows]
-                line, = axis.plot(sizes, values, ":" if key == "optics" else "-",
+                style = ":" if key == "optics" else "-" if result["measured"] else "--"
+                line, = axis.plot(sizes, values, style,
                                   linewidth=3 if key == "optics" else 1.5,
                                   label=f"{label}, {device}")
                 if key != "optics":
@@ -602,18 +607,18 @@ def plot(document: dict) -> bytes:
                                   fillstyle="full" if row["measured"] else "none")
             if result["crossover"]:
                 axis.axvline(result["crossover"], color="gray", linestyle="--")
-                axis.annotate(f"crossover {result['crossover']}²", (result["crossover"], 1),
-                              xycoords=("data", "axes fraction"), va="top", fontsize=8)
+                axis.annotate(f"crossover {device} {result['crossover']}²",
+                              (result["crossover"], 1), xycoords=("data", "axes fraction"),
+                              va="top", fontsize=8)
             axis.set(xscale="log", yscale="log", xlabel="image side N (N² pixels)",
                      ylabel=name)
             axis.set_xticks(sizes, [str(n) for n in sizes])
             axis.minorticks_off()
-    found = {device: r["crossover"] for device, r in document["devices"].items()}
     axes[0].set_title("time per image; filled: measured, hollow: modelled", fontsize=9)
-    axes[1].set_title("energy per image; crossover: " + ", ".join(
-        f"{device} {n}²" if n else f"{device} none" for device, n in found.items()), fontsize=9)
-    axes[0].legend(fontsize=7)
-    figure.tight_layout()
+    axes[1].set_title("energy per image", fontsize=9)
+    handles, names = axes[0].get_legend_handles_labels()
+    figure.legend(handles, names, loc="lower center", ncol=3, fontsize=7)
+    figure.tight_layout(rect=(0, 0.14, 1, 1))
     return _png(figure)
 
 
@@ -664,8 +669,9 @@ def plot_map(document: dict) -> bytes:
         axis.set(xscale="log", yscale="log", xlabel="image side N (N² pixels)", ylabel=name)
         axis.set_xticks(sizes, [str(n) for n in sizes])
         axis.minorticks_off()
-        if key == "by_channels":
-            axis.set_yticks(values, [str(n) for n in values])
+        if key == "by_channels":                 # powers of 4 and all channels
+            ticks = [n for n in values if n == values[-1] or 4 ** round(math.log(n, 4)) == n]
+            axis.set_yticks(ticks, [str(n) for n in ticks])
         figure.colorbar(mesh, ax=axis, label="log10 optics time per image (s)")
     axes[0].legend(handles=handles, fontsize=7, loc="lower right")
     axes[0].set_title("hybrid faster than a device's teacher above its contour", fontsize=9)
@@ -688,10 +694,12 @@ def outputs(out) -> list[Path]:
 
 def run(settings: Settings, out: Path, command: str, progress=print, *,
         accuracy: dict | None = None, overwrite: bool = False) -> dict:
-    """Measure and model every size on the CPU (and CUDA when present); write the JSON, its
-    ``.md`` table and ``.png`` plot (:func:`outputs` of ``out``), refusing (``FileExistsError``, before measuring) to
-    replace any of them unless ``overwrite``; return the document. ``accuracy`` (from
-    :func:`accuracies`) is reported as given; without it the bench reports none."""
+    """Measure every size on the CPU (and CUDA when present), model it on the processor
+    presets, search the optical designs; write the JSON, its ``.md`` tables, ``.png`` plot and
+    ``_map.png`` crossover map (:func:`outputs` of ``out``), refusing (``FileExistsError``,
+    before measuring) to replace any of them unless ``overwrite``; return the document.
+    ``accuracy`` (from :func:`accuracies`) is reported as given; without it the bench reports
+    none."""
     for path in outputs(out):
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass --overwrite to replace it or choose "
@@ -710,7 +718,8 @@ def run(settings: Settings, out: Path, command: str, progress=print, *,
     student = networks["student"]
     results = {}
     for device in measured:
-        power = settings.gpu_power if device == "cuda" else settings.cpu_core_power * settings.threads
+        power = (settings.gpu_power if device == "cuda"
+                 else settings.cpu_core_power * settings.threads)
         how = (f"measured with torch ({settings.threads} threads)" if device == "cpu"
                else "measured with torch") + f" where marked ✓, else modelled from FLOPs"
         rows = compare(settings, device, power, times[device], counts, front_end, student)

@@ -5,13 +5,12 @@ build an :class:`~opticsim.SLM`, :class:`~opticsim.Camera` or :class:`~opticsim.
 :class:`Preset` record; any keyword of the constructor overrides the preset's value
 (``camera("imx250", exposure=2e-3)``); ``processor(name)`` builds a
 :class:`~opticsim.processor.Processor`, the roofline of an electronic processor (a GPU) that
-:mod:`kd.cost` models the electronic networks on. ``names()`` lists the presets by kind, ``info(name)``
-returns a record: its constructor values, ``source`` (where they come from), ``unverified``
-(values from secondary sources), ``assumptions``
-(values the table does not give, each with how it was chosen) and ``electrical_power`` (W, the
-running device's supply power, for energy budgets; ``None`` where not known). Names are
-case-insensitive; spaces and underscores count as hyphens, and each preset has a few aliases
-("pluto"). :meth:`Preset.specs` gives a preset's key specifications as text (``opticsim
+:mod:`kd.cost` models the electronic networks on. ``names()`` lists the presets by kind,
+``info(name)`` returns a record: its constructor values, ``source`` (where they come from),
+``unverified`` (values from secondary sources), ``assumptions`` (values the table does not
+give, each with how it was chosen) and ``electrical_power`` (W, the running device's supply
+power, for energy budgets; ``None`` where not known). Names are case-insensitive; spaces
+and underscores count as hyphens, and each preset has a few aliases ("pluto"). :meth:`Preset.specs` gives a preset's key specifications as text (``opticsim
 presets`` prints them; the documentation's hardware page tabulates them).
 
 Three choices hold for every preset: an LCoS panel's crosstalk (fringing width, pixels) is

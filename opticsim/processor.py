@@ -28,7 +28,7 @@ def roofline_time(flops: float, bytes_moved: float, peak_flops: float, bandwidth
 @dataclass(frozen=True)
 class Processor:
     """A processor's roofline: ``peak_flops`` (FLOP/s, > 0, dense, at ``precision``),
-    ``bandwidth`` (B/s, > 0, main memory) and ``precision`` (one of :data:`PRECISION_BYTES`,
+    ``bandwidth`` (B/s, > 0, main memory) and ``precision`` (a key of ``PRECISION_BYTES``:
     the data type the peak is quoted for, whose size :attr:`value_bytes` the byte counts
     use)."""
 
@@ -45,7 +45,7 @@ class Processor:
 
     @property
     def value_bytes(self) -> int:
-        """Bytes per value at :attr:`precision`."""
+        """Bytes per value at ``precision``."""
         return PRECISION_BYTES[self.precision]
 
     @property

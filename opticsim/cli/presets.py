@@ -1,5 +1,5 @@
-"""``opticsim presets``: the SLM, camera, laser and processor presets with their key specs and sources
-(:mod:`opticsim.presets`)."""
+"""``opticsim presets``: the SLM, camera, laser and processor presets with their key specs and
+sources (:mod:`opticsim.presets`)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def add_parser(commands) -> None:
     from ..presets import KINDS
 
     listing = commands.add_parser(
-        "presets", help="list the SLM, camera, laser and processor presets with their specs and sources",
+        "presets", help="list the SLM, camera, laser and processor presets with their specs and "
+        "sources",
         description="List the device presets (opticsim.presets) by kind with their key "
         "specifications and sources, or show one preset's values, sources and assumptions.")
     listing.add_argument("name", nargs="?", help="show this preset in full (aliases allowed)")
