@@ -401,7 +401,8 @@ def assumptions(settings: Settings, front_end: cost.OpticalFrontEnd) -> list[str
         f"CPU thread, {settings.gpu_power:g} W for a measured CUDA GPU (assumed)"]
     if front_end.camera_roi:
         said.append("camera region of interest: the frame rate grows as the sensor's rows "
-                    "over the rows read (row-parallel readout)")
+                    "over the rows read (row-parallel readout); on the map the camera's "
+                    "full-frame rate is the map's")
     if input_slm.values.get("mode") == "binary":
         said.append(f"input SLM {input_slm.name}: {input_slm.assumptions['mode']}; the "
                     "accuracy of binarised inputs is not measured")

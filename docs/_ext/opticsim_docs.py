@@ -5,7 +5,8 @@ at build time (so the pages cannot drift from them), and the gallery's hooks.
   their key specifications (:meth:`opticsim.presets.Preset.specs`) and sources.
 - ``.. bench-table:: PATH``: the tables of an ``opticsim bench`` JSON (relative to the page):
   per device, the best design per size, the crossover map's break-even contour, the
-  assumptions, and the machine it ran on.
+  assumptions, and the machine it ran on; with ``:designs:`` the best design per size and the
+  break-even contour only.
 - ``.. bench-figure:: PATH plot|map``: the plot of time and energy against size, or the
   crossover map, drawn from that JSON at build time (:data:`FIGURES`).
 - ``.. command-help:: COMMAND``: ``opticsim COMMAND --help`` as the installed parser prints it.
@@ -29,7 +30,7 @@ import sys
 from pathlib import Path
 
 from docutils import nodes
-from docutils.parsers.rst import Directive
+from docutils.parsers.rst import Directive, directives
 from docutils.statemachine import StringList
 
 RUNS = Path(__file__).resolve().parents[1] / "_build" / "gallery-runs"
@@ -80,6 +81,7 @@ def _bench_document(directive) -> tuple[Path, dict]:
 
 class BenchTable(_Lines):
     required_arguments = 1
+    option_spec = {"designs": directives.flag}
 
     def lines(self):
         from kd.optical_vs_gpu import break_even_rows, design_rows, markdown_rows
@@ -91,14 +93,16 @@ class BenchTable(_Lines):
                  f"{env['platform']}, Python {packages['python']}, torch {packages['torch']}, "
                  f"opticsim {packages['opticsim']}, device {env['device']}, with "
                  f"``{document['command']}``.", ""]
+        designs = ["**Best design per size**", "", *_table(*design_rows(document)),
+                   "**Break-even contour of the crossover map**", "",
+                   *_table(*break_even_rows(document))]
+        if "designs" in self.options:
+            return lines + designs
         for device, (header, rows, footer) in markdown_rows(document).items():
             how = document["devices"][device]["how"]
             lines += [f"**{device}** ({how})", "", *_table(header, rows), footer, ""]
-        lines += ["**Best design per size**", "", *_table(*design_rows(document)),
-                  "**Break-even contour of the crossover map**", "",
-                  *_table(*break_even_rows(document)), "**Assumptions**", "",
-                  *(f"- {text}" for text in document["assumptions"]), ""]
-        return lines
+        return lines + designs + ["**Assumptions**", "",
+                                  *(f"- {text}" for text in document["assumptions"]), ""]
 
 
 class BenchFigure(_Lines):
