@@ -3,13 +3,14 @@
 ``slm(name, **overrides)``, ``camera(name, **overrides)`` and ``laser(name, **overrides)``
 build an :class:`~opticsim.SLM`, :class:`~opticsim.Camera` or :class:`~opticsim.Laser` from a
 :class:`Preset` record; any keyword of the constructor overrides the preset's value
-(``camera("imx250", exposure=2e-3)``). ``names()`` lists the presets by kind, ``info(name)``
-returns a record: its constructor values, ``source`` (where they come from), ``unverified``
-(values from secondary sources), ``assumptions``
-(values the table does not give, each with how it was chosen) and ``electrical_power`` (W, the
-running device's supply power, for energy budgets; ``None`` where not known). Names are
-case-insensitive; spaces and underscores count as hyphens, and each preset has a few aliases
-("pluto"). :meth:`Preset.specs` gives a preset's key specifications as text (``opticsim
+(``camera("imx250", exposure=2e-3)``); ``processor(name)`` builds a
+:class:`~opticsim.processor.Processor`, the roofline of an electronic processor (a GPU) that
+:mod:`kd.cost` models the electronic networks on. ``names()`` lists the presets by kind,
+``info(name)`` returns a record: its constructor values, ``source`` (where they come from),
+``unverified`` (values from secondary sources), ``assumptions`` (values the table does not
+give, each with how it was chosen) and ``electrical_power`` (W, the running device's supply
+power, for energy budgets; ``None`` where not known). Names are case-insensitive; spaces
+and underscores count as hyphens, and each preset has a few aliases ("pluto"). :meth:`Preset.specs` gives a preset's key specifications as text (``opticsim
 presets`` prints them; the documentation's hardware page tabulates them).
 
 Three choices hold for every preset: an LCoS panel's crosstalk (fringing width, pixels) is
@@ -34,10 +35,12 @@ import numpy as np
 from . import checks
 from .camera import Camera
 from .laser import Laser
+from .processor import Processor
 from .slm import SLM
 
-KINDS = {"slm": SLM, "camera": Camera, "laser": Laser}
-KIND_NAMES = {"slm": "an SLM", "camera": "a camera", "laser": "a laser"}
+KINDS = {"slm": SLM, "camera": Camera, "laser": Laser, "processor": Processor}
+KIND_NAMES = {"slm": "an SLM", "camera": "a camera", "laser": "a laser",
+              "processor": "a processor"}
 LC_BIREFRINGENCE = 0.2                  # Δn of a typical nematic liquid crystal (assumed)
 VISIBLE_RETARDANCE = 700e-9             # m, Γ of a panel that reaches 2π across the visible
 SIMULATION_OVERSAMPLE = 3               # samples per pixel that resolve a dead frame
@@ -134,7 +137,8 @@ class Preset:
         """The key specifications as ``{name: text with unit}``, a value marked ``*`` when
         ``unverified`` names it: for an SLM its pixels, pitch, mode, bits, fill factor and
         frame rate; for a camera its pixels, pitch, QE, read noise, full well, ADC bits and
-        frame rate; for a laser its wavelength and power."""
+        frame rate; for a laser its wavelength and power; for a processor its peak FLOP/s,
+        memory bandwidth, ridge point and board power."""
         device, values = self.build(), self.values
 
         def mark(name: str, text: str) -> str:
@@ -143,6 +147,13 @@ class Preset:
         def rate(value) -> str:
             return "—" if value is None else mark("frame_rate", f"{value:,.0f} Hz")
 
+        if self.kind == "processor":
+            power = "—" if self.electrical_power is None else f"{self.electrical_power:g} W"
+            return {"peak": mark("peak_flops", f"{device.peak_flops / 1e12:.3g} TFLOP/s "
+                                 f"{device.precision}"),
+                    "bandwidth": mark("bandwidth", f"{device.bandwidth / 1e9:,.0f} GB/s"),
+                    "ridge": f"{device.ridge:.3g} FLOP/B",
+                    "power": power}
         if self.kind == "laser":
             return {"wavelength": mark("wavelength", f"{device.wavelength * 1e9:g} nm"),
                     "power": mark("power", f"{device.power * 1e3:g} mW")}
@@ -190,6 +201,12 @@ _OVERSAMPLE = "simulation choice: 3 samples per pixel, the fewest that resolve t
 _DMD_FILL = "about 92% mirror area, typical of TI DMDs (not in the source)"
 _DMD_CROSSTALK = "0: mirrors tilt independently, no fringing field"
 _POWER = "not in the source; {} assumed: {}; unverified"
+_DMD_POWER = _POWER.format("15 W", "DMD board and controller, typical of a TI DLP evaluation kit")
+_FP32 = ("fp32 peak of the CUDA cores: torch's default data type; cuDNN may run convolutions "
+         "in TF32 on tensor cores, about 8× this peak on A100 and H100 (not modelled)")
+_TDP = "the datasheet's maximum board power (TDP) while it runs the models; unverified"
+_DMD_GREY = ("binary patterns only: a DMD's grey levels are bit planes shown in turn, whose "
+             "square-law images a coherent 4f camera frame sums, not their fields")
 
 
 def _lc_crosstalk(pitch: float, retardance: float, why: str) -> tuple[float, str]:
@@ -273,8 +290,10 @@ PRESETS = (
          "crosstalk": 0.0, "oversample": SIMULATION_OVERSAMPLE, "frame_rate": 1 / 105e-6},
         source="TI E2E forum (DLP9000 + DLPC900: ~9.5 kHz binary, 105 µs minimum exposure)",
         unverified=("pitch",),
-        assumptions={"fill_factor": _DMD_FILL, "crosstalk": _DMD_CROSSTALK,
+        assumptions={"electrical_power": _DMD_POWER, "mode": _DMD_GREY,
+                     "fill_factor": _DMD_FILL, "crosstalk": _DMD_CROSSTALK,
                      "frame_rate": "1/(105 µs minimum exposure)", "oversample": _OVERSAMPLE},
+        electrical_power=15.0,
         aliases=("ti-dlp9000", "dlp9000-dlpc900")),
     Preset(
         "dlp9000x", "slm", "TI DLP9000X DMD with DLPC910 controller, binary patterns",
@@ -282,8 +301,10 @@ PRESETS = (
          "crosstalk": 0.0, "oversample": SIMULATION_OVERSAMPLE, "frame_rate": 15e3},
         source="TI E2E forum (DLP9000X + DLPC910)",
         unverified=("frame_rate",),
-        assumptions={"fill_factor": _DMD_FILL, "crosstalk": _DMD_CROSSTALK,
+        assumptions={"electrical_power": _DMD_POWER, "mode": _DMD_GREY,
+                     "fill_factor": _DMD_FILL, "crosstalk": _DMD_CROSSTALK,
                      "oversample": _OVERSAMPLE},
+        electrical_power=15.0,
         aliases=("ti-dlp9000x", "dlp9000x-dlpc910")),
     Preset(
         "dlp7000", "slm", "TI DLP7000 DMD, binary patterns",
@@ -291,8 +312,10 @@ PRESETS = (
          "crosstalk": 0.0, "oversample": SIMULATION_OVERSAMPLE, "frame_rate": 32552.0},
         source="TI E2E forum (DLP7000: 32,552 Hz binary)",
         unverified=("pitch",),
-        assumptions={"fill_factor": _DMD_FILL, "crosstalk": _DMD_CROSSTALK,
+        assumptions={"electrical_power": _DMD_POWER, "mode": _DMD_GREY,
+                     "fill_factor": _DMD_FILL, "crosstalk": _DMD_CROSSTALK,
                      "oversample": _OVERSAMPLE},
+        electrical_power=15.0,
         aliases=("ti-dlp7000",)),
     Preset(
         "imx250", "camera", "Sony IMX250 CMOS sensor (e.g. Teledyne Genie Nano M2450), 12-bit",
@@ -342,6 +365,26 @@ PRESETS = (
                      "exposure": "1 ms, a setting"},
         aliases=("pco.edge-4.2-lt", "pco-edge", "pco.edge", "pco-edge-4.2")),
     Preset(
+        "phantom-v2640", "camera", "Vision Research Phantom v2640 high-speed CMOS camera, 12-bit",
+        {"shape": (1952, 2048), "pitch": 13.5e-6, "exposure": 100e-6, "qe": 0.6,
+         "gain": 4095 / 30_000, "read_noise": 7.0, "dark_current": 50.0,
+         "full_well": 30_000.0, "bits": 12, "frame_rate": 6600.0},
+        source="Vision Research (AMETEK) Phantom v2640 product listing, phantomhighspeed.com: "
+               "2048×1952 pixels of 13.5 µm, 12-bit, 6,600 fps at full frame and 11,750 fps at "
+               "1920×1080 (as reported by elektormagazine.fr, 2017)",
+        unverified=("pitch", "frame_rate"),
+        assumptions={"electrical_power": _POWER.format(
+                         "250 W", "a high-speed camera body with its frame memory and fans"),
+                     "qe": "not in the source; 0.6, typical of a front-illuminated "
+                           "high-speed CMOS sensor at ~530 nm",
+                     "gain": "the 12-bit ADC spans the assumed full well",
+                     "read_noise": "not in the source; 7 e⁻, typical of high-speed CMOS",
+                     "dark_current": "not in the source; 50 e⁻/s",
+                     "full_well": "not in the source; 30 ke⁻ for its 13.5 µm pixels",
+                     "exposure": "100 µs, a setting within the 152 µs full-frame period"},
+        electrical_power=250.0,
+        aliases=("phantom", "v2640")),
+    Preset(
         "emva1288-sim", "camera", "Defaults of the emva1288 package's camera simulator",
         {"shape": (480, 640), "pitch": 5e-6, "exposure": 1e-3, "qe": 0.655, "gain": 0.1,
          "read_noise": math.sqrt(10.0), "dark_current": 15.0, "full_well": 15_000.0,
@@ -354,6 +397,51 @@ PRESETS = (
                      "dark_current": "30 e⁻/s at 30 °C, halved for its 22 °C default",
                      "offset": "its 10 e⁻ electronic dark signal × K = 1 DN"},
         aliases=("emva1288", "emva")),
+    Preset(
+        "a100-sxm4-80gb", "processor", "NVIDIA A100 SXM4 80 GB GPU, FP32 on CUDA cores",
+        {"peak_flops": 19.5e12, "bandwidth": 2039e9, "precision": "fp32"},
+        source="NVIDIA A100 Tensor Core GPU datasheet (nvidia.com/content/dam/en-zz/Solutions/"
+               "Data-Center/a100/pdf/nvidia-a100-datasheet-us-nvidia-1758950-r4-web.pdf): FP32 "
+               "19.5 TFLOPS, 2,039 GB/s HBM2e, max TDP 400 W; read here through its citation "
+               "in glennklockwood.com/garden/processors/A100",
+        unverified=("peak_flops", "bandwidth"),
+        assumptions={"precision": _FP32, "electrical_power": _TDP},
+        electrical_power=400.0,
+        aliases=("a100",)),
+    Preset(
+        "h100-sxm5-80gb", "processor", "NVIDIA H100 SXM5 80 GB GPU, FP32 on CUDA cores",
+        {"peak_flops": 67e12, "bandwidth": 3.35e12, "precision": "fp32"},
+        source="NVIDIA H100 Tensor Core GPU datasheet (nvidia.com/en-us/data-center/h100): "
+               "SXM FP32 67 TFLOPS, 3.35 TB/s HBM3, max TDP up to 700 W; from memory of the "
+               "datasheet, not re-read",
+        unverified=("peak_flops", "bandwidth"),
+        assumptions={"precision": _FP32, "electrical_power": _TDP},
+        electrical_power=700.0,
+        aliases=("h100",)),
+    Preset(
+        "rtx-4090", "processor", "NVIDIA GeForce RTX 4090 consumer GPU, FP32",
+        {"peak_flops": 82.6e12, "bandwidth": 1008e9, "precision": "fp32"},
+        source="NVIDIA Ada Lovelace GPU architecture whitepaper v1.0, appendix table "
+               "(GeForce RTX 4090: 82.6 TFLOPS FP32 at boost clock, 1,008 GB/s GDDR6X, 450 W "
+               "total graphics power); from memory of the whitepaper, not re-read",
+        unverified=("peak_flops", "bandwidth"),
+        assumptions={"precision": _FP32, "electrical_power": "the 450 W total graphics power"},
+        electrical_power=450.0,
+        aliases=("4090", "geforce-rtx-4090")),
+    Preset(
+        "jetson-agx-orin-64gb", "processor",
+        "NVIDIA Jetson AGX Orin 64 GB embedded module, GPU FP32, MAXN mode",
+        {"peak_flops": 2048 * 2 * 1.3e9, "bandwidth": 204.8e9, "precision": "fp32"},
+        source="NVIDIA Jetson AGX Orin Series data sheet (DS-10662-001): 2048-core Ampere GPU "
+               "at up to 1.3 GHz, 204.8 GB/s LPDDR5, module power 15–60 W; from memory of the "
+               "data sheet, not re-read",
+        unverified=("bandwidth",),
+        assumptions={"peak_flops": "2048 CUDA cores × 2 FLOP (a fused multiply-add) × 1.3 GHz "
+                                   "= 5.3 TFLOP/s; the data sheet quotes tensor-core TOPS",
+                     "precision": _FP32,
+                     "electrical_power": "60 W, the module's maximum power mode"},
+        electrical_power=60.0,
+        aliases=("jetson", "agx-orin", "jetson-agx-orin")),
     Preset(
         "dpss-532", "laser", "532 nm frequency-doubled DPSS laser, expanded flat beam",
         {"wavelength": 532e-9, "power": 10e-3},
@@ -430,3 +518,9 @@ def camera(name: str, **overrides) -> Camera:
 def laser(name: str, **overrides) -> Laser:
     """A :class:`~opticsim.Laser` from preset ``name``; keywords override (e.g. power)."""
     return _build("laser", name, overrides)
+
+
+def processor(name: str, **overrides) -> Processor:
+    """A :class:`~opticsim.processor.Processor` roofline from preset ``name``; keywords
+    override (e.g. ``peak_flops``)."""
+    return _build("processor", name, overrides)

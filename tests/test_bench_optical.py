@@ -6,6 +6,7 @@ errors are one line."""
 import json
 
 import pytest
+import torch
 
 from opticsim.cli import main
 
@@ -61,7 +62,8 @@ def test_bench_refuses_to_replace_its_files_without_overwrite(tiny_run, capsys):
     assert main(["bench", *TINY, "--out", str(folder)]) == 1
     assert main(["bench", *TINY, "--out", str(folder), "--overwrite"]) == 0
     assert sorted(p.name for p in folder.iterdir()) == [
-        "optical_vs_gpu.json", "optical_vs_gpu.md", "optical_vs_gpu.png"]
+        "optical_vs_gpu.json", "optical_vs_gpu.md", "optical_vs_gpu.png",
+        "optical_vs_gpu_map.png"]
 
 
 def _run_results(folder, scores: dict, summary: bool):
@@ -115,13 +117,75 @@ def test_bench_argument_errors_are_one_line(tmp_path, capsys):
     out = str(tmp_path / "x.json")
     bad = [["--sizes", "16,x"], ["--sizes", "4"], ["--exposure", "-1"],
            ["--fourier-slm", "santec-slm-200"], ["--measure-up-to", "8"],
-           ["--camera", "no-such-camera"]]
+           ["--camera", "no-such-camera"], ["--efficiency", "0"], ["--processors", "imx250"],
+           ["--teacher", "no-such-teacher"]]
     codes = [main(["bench", *options, "--out", out]) for options in bad]
-    assert codes == [2, 1, 1, 1, 1, 1]                  # 2: argparse's usage error
+    assert codes == [2, 1, 1, 1, 1, 1, 1, 1, 1]         # 2: argparse's usage error
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == len(bad)
     assert all(line.startswith("opticsim bench: error: ") for line in errors)
     for line, word in zip(errors, ("--sizes", "sizes", "exposure", "frame_rate",
-                                   "measure_up_to", "no-such-camera")):
+                                   "measure_up_to", "no-such-camera", "efficiency",
+                                   "processor presets", "no-such-teacher")):
         assert word in line
     assert not (tmp_path / "x.json").exists()
+
+
+def test_modelled_processors_designs_and_map_follow_the_cost_model(tiny_run):
+    """The roofline rows are kd.cost's steps on the preset; the best design per size is
+    kd.cost.best_design's; the map's break-even rate is the first map rate at which the
+    hybrid is as fast as that device's teacher."""
+    from kd import cost, optical_vs_gpu
+    from opticsim import presets
+
+    out, document = tiny_run
+    networks = optical_vs_gpu.models("demo")
+    a100 = presets.processor("a100-sxm4-80gb")
+    rows = document["devices"]["a100-sxm4-80gb"]["rows"]
+    assert not document["devices"]["a100-sxm4-80gb"]["measured"]
+    for row in rows:
+        steps = cost.teacher_steps(networks["teacher"], row["size"])
+        assert row["seconds"]["teacher"] == pytest.approx(cost.roofline_seconds(steps, a100, 0.5))
+        assert row["joules"]["teacher"] == pytest.approx(row["seconds"]["teacher"] * 400.0)
+    front_end = optical_vs_gpu.Settings().front_end()
+    found = document["crossover_map"]
+    for index, (design, row) in enumerate(zip(document["designs"], rows)):
+        best, optics = cost.best_design(front_end, design["size"], 13, 16)
+        assert (design["channels_per_frame"], design["images_per_frame"]) == (
+            best.channels_per_frame, best.images_per_frame)
+        teacher, backend = row["seconds"]["teacher"], row["seconds"]["hybrid_backend"]
+        assert design["speedup"]["a100-sxm4-80gb"] == pytest.approx(
+            teacher / max(optics["time"], backend))
+        rate = found["break_even"]["a100-sxm4-80gb"]["rate"][index]
+        faster = [max(time, backend) <= teacher for time in found["by_rate"][index]]
+        assert rate == (found["rates"][faster.index(True)] if any(faster) else None)
+    assert out.with_name(out.stem + "_map.png").read_bytes().startswith(b"\x89PNG")
+    table = out.with_suffix(".md").read_text()
+    assert "Best design per size" in table and "Break-even contour" in table
+    assert any("roofline" in line or "max(F/(η·P)" in line for line in document["assumptions"])
+
+
+def test_paper_teacher_and_checkpoints_choose_the_networks(tmp_path):
+    from kd import optical_vs_gpu
+    from kd.train import Settings, build_model, save_checkpoint
+
+    out = tmp_path / "paper.json"
+    assert main(["bench", "--teacher", "paper", "--sizes", "16", "--measure-up-to", "16",
+                 "--repeats", "1", "--processors", "jetson", "--out", str(out)]) == 0
+    document = json.loads(out.read_text())
+    assert document["models"]["teacher"]["channels"] == [32, 128, 256]
+    assert document["models"]["teacher"]["pools"] == []
+    assert document["models"]["student"]["optical_outputs"] == 256
+    assert document["models"]["student"]["collapsed_kernel"] == 7
+    assert list(document["devices"])[1:] == ["jetson-agx-orin-64gb"]
+    settings = Settings(model="teacher", channels=(3, 5), hidden=(8,), downsample=1)
+    path = tmp_path / "teacher.pt"
+    save_checkpoint(path, {"settings": settings.to_dict(), "epoch": 1, "history": {},
+                           "model": build_model(settings, 2, 4).state_dict(),
+                           "rng": torch.get_rng_state()})
+    networks = optical_vs_gpu.models(str(path))
+    assert networks["teacher"].features[0].in_channels == 2
+    assert networks["student"].cascade.channels == (3, 5)
+    assert networks["student"].backend.layers[-1].out_features == 4
+    with pytest.raises(ValueError, match="teacher must be one of"):
+        optical_vs_gpu.models(str(tmp_path / "none.pt"))

@@ -3,10 +3,12 @@ front end's frames, time and energy against a hand-worked bench."""
 
 import pytest
 import torch
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from kd import cost
 from kd.models import SCLCStudent, Teacher
+from opticsim.processor import Processor
 
 
 def test_conv2d_flops_match_a_hand_count():
@@ -87,3 +89,81 @@ def test_optical_front_end_rejects_what_cannot_work():
         cost.OpticalFrontEnd.from_presets("dpss-532", "santec-slm-200", "imx250", exposure=1e-4)
     with pytest.raises(ValueError, match="camera must name a camera"):
         cost.OpticalFrontEnd.from_presets("dpss-532", "meadowlark", "pluto", exposure=1e-4)
+
+
+def test_layer_bytes_count_weights_input_and_output_by_hand():
+    # Conv2d 2 → 3, 3×3, padding 1, on (2, 4, 5): 3·2·9 weights + 3 biases, 2·20 inputs,
+    # 3·20 outputs = 157 values of 4 bytes; FLOPs as conv2d_flops (36 per output, 60 outputs)
+    conv = nn.Conv2d(2, 3, 3, padding=1)
+    # BatchNorm of 3 channels: weight, bias, running mean and variance (its int64 batch
+    # counter is no weight), 60 in, 60 out; flatten and dropout move nothing
+    steps, shape = cost.layer_costs([conv, nn.BatchNorm2d(3), nn.Flatten(), nn.Dropout()],
+                                    (2, 4, 5))
+    assert [(s["flops"], s["bytes"]) for s in steps] == [
+        (36 * 60, 4 * 157), (2 * 60, 4 * (12 + 60 + 60)), (0, 0), (0, 0)]
+    assert shape == (60, 1, 1)
+    half, _ = cost.layer_costs([conv], (2, 4, 5), value_bytes=2)
+    assert half[0]["bytes"] == 2 * 157
+
+
+def test_roofline_of_a_memory_bound_and_a_compute_bound_layer_by_hand():
+    device = Processor(peak_flops=10e12, bandwidth=1e12)          # ridge 10 FLOP/B
+    assert device.ridge == 10 and device.value_bytes == 4
+    # the small convolution above: 2160 FLOPs, 628 B, 3.4 FLOP/B < 10: memory-bound
+    small, _ = cost.layer_costs([nn.Conv2d(2, 3, 3, padding=1)], (2, 4, 5))
+    assert cost.roofline_seconds(small, device, 0.5) == pytest.approx(628 / 0.5e12)
+    # 64 → 64 channels, 3×3, padding 1, on 32×32: 2·64·9 FLOPs an output × 64·1024 outputs
+    # = 75 497 472 FLOPs; 4·(64·64·9 + 64 + 2·64·1024) = 672 000 B, 112 FLOP/B: compute-bound
+    large, _ = cost.layer_costs([nn.Conv2d(64, 64, 3, padding=1)], (64, 32, 32))
+    assert (large[0]["flops"], large[0]["bytes"]) == (75_497_472, 672_000)
+    assert cost.roofline_seconds(large, device, 0.5) == pytest.approx(75_497_472 / 5e12)
+    # a tenth of the bandwidth slows the memory-bound layer tenfold and leaves the other
+    slow = Processor(peak_flops=10e12, bandwidth=1e11)
+    assert cost.roofline_seconds(small, slow, 0.5) == pytest.approx(628 / 0.5e11)
+    assert cost.roofline_seconds(large, slow, 0.5) == pytest.approx(75_497_472 / 5e12)
+    assert cost.roofline_seconds(small + large, device, 0.5) == pytest.approx(
+        628 / 0.5e12 + 75_497_472 / 5e12)
+    with pytest.raises(ValueError, match="efficiency"):
+        device.time(1.0, 1.0, efficiency=0)
+
+
+def test_student_steps_count_bytes_by_hand():
+    student = SCLCStudent(channels=(2,), kernel_size=3, hidden=(4,)).eval()
+    steps = cost.student_steps(student, (6, 6))
+    # padded 8×8 (64 samples), 8·5 = 40 frequencies of 8 B; one input, two outputs
+    assert [s["bytes"] for s in steps[:4]] == [
+        36 * 4 + 40 * 8,                    # image in, one spectrum out
+        40 * 8 * (1 + 2) + 2 * 40 * 8,      # spectrum and two transfer functions in, two out
+        2 * (40 * 8 + 64 * 4),              # two inverse FFTs
+        2 * 2 * 64 * 4]                     # two 8×8 fields in, their squares out
+    assert sum(s["flops"] for s in steps) == cost.student_flops(student, (6, 6))["total"]
+
+
+def test_images_per_frame_and_a_camera_region_of_interest_by_hand():
+    # four 20×20 images per shot: output grid 50 // 2 = 25, tile 25 − 4 = 21 (input SLM:
+    # (80 + 4) // 2 − 4 = 38); a quarter shot per image, four frames a shot of 2·24 rows
+    front = _front_end(images_per_frame=4)
+    assert front.tile(5) == 21
+    result = front.cost((20, 20), 5, channels=4)
+    assert (result["shots"], result["frames"], result["rows"]) == (0.25, 1.0, 48)
+    assert result["time"] == pytest.approx(0.25 * max(1 / 50, 4 * 0.01))
+    assert result["conversions"] == 4 * 24 * 24
+    # reading 48 of 64 rows the camera runs at 100·64/48 Hz: 7.5 ms a frame
+    roi = _front_end(images_per_frame=4, camera_roi=True)
+    assert roi.frame_time(48) == pytest.approx(0.0075) and roi.frame_period == 0.01
+    assert roi.cost((20, 20), 5, channels=4)["time"] == pytest.approx(0.25 * 4 * 0.0075)
+
+
+def test_best_design_by_hand():
+    # 20×20 images, 4 channels, 5-tap kernel on the hand bench: one channel per frame with one
+    # image takes max(1/50, 4·0.01) = 40 ms; four images per shot (tile 21) 10 ms an image;
+    # nine (tile 12) no longer hold an image; four channels per frame (tile 21) 20 ms; four
+    # channels and four images (tile 8) do not hold an image
+    design, result = cost.best_design(_front_end(), (20, 20), 5, channels=4)
+    assert (design.channels_per_frame, design.images_per_frame) == (1, 4)
+    assert result["time"] == pytest.approx(0.01)
+    design, result = cost.best_design(_front_end(), (20, 20), 5, 4, channels_per_frame=4)
+    assert (design.channels_per_frame, design.images_per_frame) == (4, 1)
+    assert result["time"] == pytest.approx(0.02)
+    with pytest.raises(ValueError, match="does not fit"):
+        cost.best_design(_front_end(), (20, 20), 60, 4)

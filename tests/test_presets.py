@@ -7,10 +7,12 @@ import warnings
 import pytest
 
 from opticsim import Camera, Laser, SLM, presets
+from opticsim.processor import Processor
 
 ALL = [(kind, name) for kind, listed in presets.names().items() for name in listed]
-BUILD = {"slm": presets.slm, "camera": presets.camera, "laser": presets.laser}
-TYPES = {"slm": SLM, "camera": Camera, "laser": Laser}
+BUILD = {"slm": presets.slm, "camera": presets.camera, "laser": presets.laser,
+         "processor": presets.processor}
+TYPES = {"slm": SLM, "camera": Camera, "laser": Laser, "processor": Processor}
 
 # values read off the presets' sources (docs/hardware.rst; pixels as width×height)
 TABLE = [
@@ -31,7 +33,13 @@ TABLE = [
                               full_well=30_000.0, frame_rate=100.0)),
     ("pco-edge-4.2-lt", dict(shape=(2048, 2048), pitch=(6.5e-6, 6.5e-6), qe=0.82,
                              read_noise=0.8, bits=16, frame_rate=40.0)),
+    ("phantom-v2640", dict(shape=(1952, 2048), pitch=(13.5e-6, 13.5e-6), bits=12,
+                           frame_rate=6600.0)),
     ("emva1288-sim", dict(gain=0.1, full_well=15_000.0, bits=8)),
+    ("a100-sxm4-80gb", dict(peak_flops=19.5e12, bandwidth=2039e9, precision="fp32")),
+    ("h100-sxm5-80gb", dict(peak_flops=67e12, bandwidth=3.35e12)),
+    ("rtx-4090", dict(peak_flops=82.6e12, bandwidth=1008e9)),
+    ("jetson-agx-orin-64gb", dict(peak_flops=5.3248e12, bandwidth=204.8e9)),
     ("dpss-532", dict(wavelength=532e-9)),
     ("hene-633", dict(wavelength=632.8e-9)),
 ]

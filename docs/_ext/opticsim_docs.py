@@ -3,8 +3,12 @@ at build time (so the pages cannot drift from them), and the gallery's hooks.
 
 - ``.. preset-table:: KIND``: the presets of one kind (``slm``, ``camera``, ``laser``) with
   their key specifications (:meth:`opticsim.presets.Preset.specs`) and sources.
-- ``.. bench-table:: PATH``: the table of an ``opticsim bench`` JSON (relative to the page)
-  and the machine it ran on.
+- ``.. bench-table:: PATH``: the tables of an ``opticsim bench`` JSON (relative to the page):
+  per device, the best design per size, the crossover map's break-even contour, the
+  assumptions, and the machine it ran on; with ``:designs:`` the best design per size and the
+  break-even contour only.
+- ``.. bench-figure:: PATH plot|map``: the plot of time and energy against size, or the
+  crossover map, drawn from that JSON at build time (:data:`FIGURES`).
 - ``.. command-help:: COMMAND``: ``opticsim COMMAND --help`` as the installed parser prints it.
 - :func:`napoleon_except_attributes`: napoleon reads numpy sections of functions and classes but
   leaves the docstrings of properties and attributes as written (it would take the words before
@@ -26,10 +30,11 @@ import sys
 from pathlib import Path
 
 from docutils import nodes
-from docutils.parsers.rst import Directive
+from docutils.parsers.rst import Directive, directives
 from docutils.statemachine import StringList
 
 RUNS = Path(__file__).resolve().parents[1] / "_build" / "gallery-runs"
+FIGURES = Path(__file__).resolve().parents[1] / "_build" / "bench-figures"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -66,24 +71,55 @@ class PresetTable(_Lines):
         return _table(header, rows)
 
 
+def _bench_document(directive) -> tuple[Path, dict]:
+    """The bench JSON a directive's first argument names (relative to its page), recorded as
+    a dependency of the page."""
+    source = Path(directive.state.document.current_source).parent / directive.arguments[0]
+    directive.state.document.settings.record_dependencies.add(str(source))
+    return source, json.loads(source.read_text())
+
+
 class BenchTable(_Lines):
     required_arguments = 1
+    option_spec = {"designs": directives.flag}
 
     def lines(self):
-        from kd.optical_vs_gpu import markdown_rows
+        from kd.optical_vs_gpu import break_even_rows, design_rows, markdown_rows
 
-        source = Path(self.state.document.current_source).parent / self.arguments[0]
-        self.state.document.settings.record_dependencies.add(str(source))
-        document = json.loads(source.read_text())
+        _, document = _bench_document(self)
         env = document["environment"]
         packages = env["packages"]
         lines = [f"Measured on {env['cpu']['logical_cores']} CPUs ({env['cpu']['model']}), "
                  f"{env['platform']}, Python {packages['python']}, torch {packages['torch']}, "
                  f"opticsim {packages['opticsim']}, device {env['device']}, with "
                  f"``{document['command']}``.", ""]
+        designs = ["**Best design per size**", "", *_table(*design_rows(document)),
+                   "**Break-even contour of the crossover map**", "",
+                   *_table(*break_even_rows(document))]
+        if "designs" in self.options:
+            return lines + designs
         for device, (header, rows, footer) in markdown_rows(document).items():
-            lines += [f"**{device}**", "", *_table(header, rows), footer, ""]
-        return lines
+            how = document["devices"][device]["how"]
+            lines += [f"**{device}** ({how})", "", *_table(header, rows), footer, ""]
+        return lines + designs + ["**Assumptions**", "",
+                                  *(f"- {text}" for text in document["assumptions"]), ""]
+
+
+class BenchFigure(_Lines):
+    required_arguments = 2
+
+    def lines(self):
+        from kd.optical_vs_gpu import plot, plot_map
+
+        source, document = _bench_document(self)
+        kind = self.arguments[1]
+        draw = {"plot": plot, "map": plot_map}
+        if kind not in draw:
+            raise self.error(f"bench-figure draws 'plot' or 'map', not {kind!r}")
+        FIGURES.mkdir(parents=True, exist_ok=True)
+        target = FIGURES / f"{source.stem}_{kind}.png"
+        target.write_bytes(draw[kind](document))
+        return [f".. image:: /_build/bench-figures/{target.name}", "   :width: 100%", ""]
 
 
 class CommandHelp(_Lines):
@@ -180,5 +216,6 @@ def setup(app):
     app.connect("missing-reference", resolve_short_name)
     app.add_directive("preset-table", PresetTable)
     app.add_directive("bench-table", BenchTable)
+    app.add_directive("bench-figure", BenchFigure)
     app.add_directive("command-help", CommandHelp)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

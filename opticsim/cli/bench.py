@@ -12,10 +12,13 @@ def run(args, argv) -> int:
     from kd import optical_vs_gpu
 
     settings = optical_vs_gpu.Settings(
-        sizes=args.sizes, measure_up_to=args.measure_up_to, repeats=args.repeats,
-        threads=args.threads, laser=args.laser,
+        teacher=args.teacher, sizes=args.sizes, measure_up_to=args.measure_up_to,
+        repeats=args.repeats, threads=args.threads,
+        processors=tuple(name for name in args.processors.split(",") if name.strip()),
+        efficiency=args.efficiency, laser=args.laser,
         fourier_slm=args.fourier_slm, input_slm=args.input_slm, camera=args.camera,
         exposure=args.exposure, channels_per_frame=args.channels_per_frame,
+        images_per_frame=args.images_per_frame, camera_roi=args.camera_roi,
         adc_energy=args.adc_energy, cpu_core_power=args.cpu_core_power,
         gpu_power=args.gpu_power)
     accuracy = None if args.accuracy is None else optical_vs_gpu.accuracies(args.accuracy)
@@ -32,20 +35,34 @@ def add_parser(commands) -> None:
     bench = commands.add_parser(
         "bench", help="optical front end + electronic back end against the electronic "
         "teacher: time, energy and FLOPs per image against image size",
-        description="Count FLOPs of the kd teacher and student, time them with torch on this "
-        "CPU (and CUDA when present), model the optical front end from the presets' frame rates "
-        "and powers, and write a JSON, a Markdown table and a log-log plot of time and energy "
-        "per image against size, with the crossover size (kd.optical_vs_gpu). It measures "
-        "no accuracy: --accuracy reports those of a run.")
+        description="Count FLOPs and bytes of a kd teacher and its optical student, time them "
+        "with torch on this CPU (and CUDA when present), model GPUs by their rooflines, model "
+        "the optical front end from the presets' frame rates and powers, search its designs "
+        "(channels and images per camera frame), and write a JSON, Markdown tables, a log-log "
+        "plot of time and energy per image against size with the crossover size, and a "
+        "crossover map against frame rate and channels per frame (kd.optical_vs_gpu). It "
+        "measures no accuracy: --accuracy reports those of a run.")
     default = Bench()
+    settings = optical_vs_gpu.Settings()
+    bench.add_argument("--teacher", default=settings.teacher, metavar="demo|paper|CHECKPOINT",
+                       help="the electronic network and its optical student: the demo's, the "
+                       "paper's (3×3 convolutions 32/128/256 at full resolution) or a kd "
+                       "checkpoint's (default %(default)s)")
     integers(bench, "--sizes", default=optical_vs_gpu.SIZES, help="image sides N")
-    bench.add_argument("--measure-up-to", type=int, default=1024,
+    bench.add_argument("--measure-up-to", type=int,
+                       default=settings.measure_up_to,
                        help="time the models with torch up to this N; larger sizes are "
                        "modelled from FLOPs (default %(default)s)")
     bench.add_argument("--repeats", type=int, default=3,
                        help="timed calls per model and size; the fastest counts (default 3)")
-    bench.add_argument("--threads", type=int, default=1,
-                       help="torch CPU threads (default 1: steady on a shared machine)")
+    bench.add_argument("--threads", type=int, default=settings.threads,
+                       help="torch CPU threads (default %(default)s: all of this machine's)")
+    bench.add_argument("--processors", default=",".join(optical_vs_gpu.PROCESSORS),
+                       help="processor presets modelled by their rooflines, comma-separated, "
+                       "or '' for none (default %(default)s)")
+    bench.add_argument("--efficiency", type=float, default=settings.efficiency,
+                       help="fraction of a processor's peak FLOP/s and bandwidth its layers "
+                       "reach (assumed; default %(default)s)")
     devices = bench.add_argument_group("optical bench (preset names: see `opticsim presets`)")
     devices.add_argument("--laser", default=default.laser, help="laser preset")
     devices.add_argument("--fourier-slm", default=default.fourier_slm,
@@ -58,6 +75,11 @@ def add_parser(commands) -> None:
     devices.add_argument("--channels-per-frame", type=int, default=1,
                          help="output channels tiled in one camera frame (default 1: one "
                          "frame per channel)")
+    devices.add_argument("--images-per-frame", type=int, default=1,
+                         help="input tiles side by side on the input SLM (default 1)")
+    devices.add_argument("--camera-roi", action="store_true",
+                         help="the camera reads only the rows its outputs cover, its frame "
+                         "rate growing as its rows over those")
     power = bench.add_argument_group("assumed constants")
     power.add_argument("--adc-energy", type=float, default=cost.ADC_ENERGY,
                        help="J per ADC conversion (default %(default)s)")
@@ -69,8 +91,8 @@ def add_parser(commands) -> None:
                        help="report the accuracies of this run: an opticsim demo results.json "
                        "or an opticsim train summary.json (default: none)")
     bench.add_argument("--out", default="bench-results",
-                       help="folder for optical_vs_gpu.{json,md,png}, or a .json file with the "
-                       ".md table and .png plot beside it (default %(default)s)")
+                       help="folder for optical_vs_gpu.{json,md,png} and optical_vs_gpu_map.png, "
+                       "or a .json file with the others beside it (default %(default)s)")
     bench.add_argument("--overwrite", action="store_true",
                        help="replace the JSON, table and plot of an earlier run")
     bench.set_defaults(handler=run)

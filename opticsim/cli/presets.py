@@ -1,5 +1,5 @@
-"""``opticsim presets``: the SLM, camera and laser presets with their key specs and sources
-(:mod:`opticsim.presets`)."""
+"""``opticsim presets``: the SLM, camera, laser and processor presets with their key specs and
+sources (:mod:`opticsim.presets`)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def run(args, argv) -> int:
         if record.aliases:
             print(f"  aliases: {', '.join(record.aliases)}")
         return 0
-    titles = {"slm": "SLMs", "camera": "cameras", "laser": "lasers"}
+    titles = {"slm": "SLMs", "camera": "cameras", "laser": "lasers",
+              "processor": "processors (rooflines of the electronic side, opticsim bench)"}
     for kind, names in presets.names().items():
         if args.kind not in (None, kind):
             continue
@@ -43,7 +44,8 @@ def add_parser(commands) -> None:
     from ..presets import KINDS
 
     listing = commands.add_parser(
-        "presets", help="list the SLM, camera and laser presets with their specs and sources",
+        "presets", help="list the SLM, camera, laser and processor presets with their specs and "
+        "sources",
         description="List the device presets (opticsim.presets) by kind with their key "
         "specifications and sources, or show one preset's values, sources and assumptions.")
     listing.add_argument("name", nargs="?", help="show this preset in full (aliases allowed)")
