@@ -412,8 +412,8 @@ PRESETS = (
         "h100-sxm5-80gb", "processor", "NVIDIA H100 SXM5 80 GB GPU, FP32 on CUDA cores",
         {"peak_flops": 67e12, "bandwidth": 3.35e12, "precision": "fp32"},
         source="NVIDIA H100 Tensor Core GPU datasheet (nvidia.com/en-us/data-center/h100): "
-               "SXM FP32 67 TFLOPS, 3.35 TB/s HBM3, max TDP up to 700 W; from memory of the "
-               "datasheet, not re-read",
+               "SXM FP32 67 TFLOPS, 3.35 TB/s HBM3, max TDP up to 700 W; read here through "
+               "glennklockwood.com/garden/processors/h100 (FP32 66.9 TFLOPS, 3.35 TB/s, 700 W)",
         unverified=("peak_flops", "bandwidth"),
         assumptions={"precision": _FP32, "electrical_power": _TDP},
         electrical_power=700.0,
@@ -423,7 +423,8 @@ PRESETS = (
         {"peak_flops": 82.6e12, "bandwidth": 1008e9, "precision": "fp32"},
         source="NVIDIA Ada Lovelace GPU architecture whitepaper v1.0, appendix table "
                "(GeForce RTX 4090: 82.6 TFLOPS FP32 at boost clock, 1,008 GB/s GDDR6X, 450 W "
-               "total graphics power); from memory of the whitepaper, not re-read",
+               "total graphics power); read here through NVIDIA's launch figures as reported "
+               "by the press (82.6 TFLOPS FP32, 1,008 GB/s, 450 W)",
         unverified=("peak_flops", "bandwidth"),
         assumptions={"precision": _FP32, "electrical_power": "the 450 W total graphics power"},
         electrical_power=450.0,
@@ -433,8 +434,8 @@ PRESETS = (
         "NVIDIA Jetson AGX Orin 64 GB embedded module, GPU FP32, MAXN mode",
         {"peak_flops": 2048 * 2 * 1.3e9, "bandwidth": 204.8e9, "precision": "fp32"},
         source="NVIDIA Jetson AGX Orin Series data sheet (DS-10662-001): 2048-core Ampere GPU "
-               "at up to 1.3 GHz, 204.8 GB/s LPDDR5, module power 15–60 W; from memory of the "
-               "data sheet, not re-read",
+               "at up to 1.3 GHz, 204.8 GB/s LPDDR5, module power 15–60 W; the GPU's 2048 CUDA "
+               "cores and 5.3 FP32 TFLOPS as in the Jetson AGX Orin Series Technical Brief",
         unverified=("bandwidth",),
         assumptions={"peak_flops": "2048 CUDA cores × 2 FLOP (a fused multiply-add) × 1.3 GHz "
                                    "= 5.3 TFLOP/s; the data sheet quotes tensor-core TOPS",
