@@ -51,9 +51,9 @@ class Experiment:
     """One comparison run. ``teacher_channels`` are the convolution widths of the teacher and
     the linear baseline, ``channels`` those of the student's spectral cascade (the last is the
     number of optical output channels); ``temperature``/``alpha`` the KD loss (Hinton's;
-    defaults :data:`kd.losses.TEMPERATURE` and :data:`kd.losses.ALPHA`);
-    ``bench`` the hardware; ``finetune_images``/``finetune_epochs`` the hardware-aware fine-tuning, kept only when it
-    does better on the last ``validation_images`` of the training set (held out from all
+    defaults :data:`kd.losses.TEMPERATURE` and :data:`kd.losses.ALPHA`); ``bench`` the
+    hardware; ``finetune_images``/``finetune_epochs`` the hardware-aware fine-tuning, kept only
+    when it does better on the last ``validation_images`` of the training set (held out from all
     training); ``data_seed`` the embedded data set (fixed across training ``seed``s so runs
     are paired); ``train_size``/``test_size`` the first images of each split (default all);
     ``preset`` names the entry of :data:`PRESETS` the settings started from (None: none),
@@ -141,11 +141,13 @@ class Experiment:
 #:   smoke test of the pipeline whose accuracies are not meaningful.
 #: - ``"paper"``: the scale of Xiang et al. (Appl. Opt. 61(9):2173, 2022) on MNIST (28²; or
 #:   ``dataset="cifar10"``, 32²) from ``data_root``, for a machine with the data and a GPU.
-#:   From the paper as issue 18 states it: the teacher's widths 32/128/256 at full resolution
-#:   (no pooling), T = 10, α = 0.5. From the authors' MNIST network code: the student's three
-#:   3×3 spectral layers 32 → 64 → 256 and the back end (6×6 average pool, 512 and 256 wide,
-#:   dropout 0.5). Our choice, not sourced: the teacher's 3×3 kernels and 20 epochs (Adam,
-#:   lr 1e-3, batch 64, as every run here).
+#:   From the paper as the project's issue 18 summarises it: the teacher's widths 32/128/256
+#:   at full resolution (no pooling), T = 10, α = 0.5. From the authors' MNIST network code
+#:   (github.com/shlizee/SCLCKDTraining): the student's three 3×3 spectral layers
+#:   32 → 64 → 256 and the back end (6×6 average pool, 512 and 256 wide, dropout 0.5). Our
+#:   choice, not sourced: the teacher's 3×3 kernels and 20 epochs (Adam, lr 1e-3, batch 64, as
+#:   every run here). The bench refuses CIFAR-10's colour images (it lays out one input
+#:   channel), before any training.
 PRESETS = {
     "quick": {"train_size": 320, "test_size": 128, "epochs": 1, "calibration_images": 32,
               "validation_images": 64, "finetune_images": 32},
@@ -430,7 +432,8 @@ def report_markdown(results: dict) -> str:
         f"{data['test']} test images of "
         f"{'×'.join(map(str, data['image_shape']))}; teacher widths {e['teacher_channels']}, "
         f"student widths {e['channels']}, {e['epochs']} epochs, KD at T = {e['temperature']}, "
-        f"α = {e['alpha']}, seed {e['seed']}, {e['readout']} readout.",
+        f"α = {e['alpha']}, seed {e['seed']}, {e['readout']} readout"
+        + (f"; from the {e['preset']} preset." if e["preset"] else "."),
         "",
         "| model | test accuracy [95 % interval] | seconds |",
         "|---|---|---|",

@@ -296,6 +296,7 @@ def test_the_paper_preset_runs_every_stage_on_a_tiny_mnist_slice(tmp_path):
     assert results["data"]["image_shape"] == [1, 28, 28] and results["data"]["test"] == 8
     assert results["experiment"]["temperature"] == 10 and results["experiment"]["downsample"] == 1
     assert all(key in results for key in KEYS)
+    assert "; from the paper preset." in (tmp_path / "run" / "report.md").read_text()
 
 
 def test_the_paper_preset_refuses_what_it_cannot_run_before_training(tmp_path, capsys):
