@@ -98,7 +98,8 @@ class Experiment:
         for name in ("train_size", "test_size"):
             if getattr(self, name) is not None:
                 set_(self, name, checks.integer(name, getattr(self, name), 1))
-        if self.preset is not None and self.preset not in PRESETS:
+        if self.preset is not None and not (isinstance(self.preset, str)
+                                            and self.preset in PRESETS):
             raise ValueError(f"preset must be one of {tuple(PRESETS)} or None, got "
                              f"{self.preset!r}")
         set_(self, "data_seed", checks.integer("data_seed", self.data_seed, 0))

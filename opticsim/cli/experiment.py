@@ -50,6 +50,15 @@ def _options_text(values: dict) -> str:
                      for name, value in values.items())
 
 
+def _option(group, option: str, kind, help: str, default) -> None:
+    """Add ``option`` of type ``kind`` whose value, when not given, is a preset's or else the
+    field of the experiment ``default`` that its help names (None until given)."""
+    value = getattr(default, option[2:].replace("-", "_"))
+    group.add_argument(option, type=kind,
+                       help=f"{help} (default {value:g})" if isinstance(value, float)
+                       else f"{help} (default {value})")
+
+
 def experiment_options(parser: argparse.ArgumentParser, seeds: bool) -> None:
     from kd.experiment import PRESETS, SMOKE, Experiment
 
@@ -73,37 +82,28 @@ def experiment_options(parser: argparse.ArgumentParser, seeds: bool) -> None:
               help="convolution widths of the teacher and the linear baseline")
     integers(model, "--channels", default=default.channels,
               help="widths of the student's spectral layers (the last: optical channels)")
-    model.add_argument("--kernel-size", type=int, help="teacher/baseline convolution size "
-                       f"(default {default.kernel_size})")
-    model.add_argument("--downsample", type=int,
-                       help="average pool between the teacher's convolutions (1: none; default "
-                       f"{default.downsample})")
-    model.add_argument("--spectral-kernel-size", type=int,
-                       help="kernel size of each spectral layer of the student (default "
-                       f"{default.spectral_kernel_size})")
+    _option(model, "--kernel-size", int, "teacher/baseline convolution size", default)
+    _option(model, "--downsample", int,
+            "average pool between the teacher's convolutions, 1: none", default)
+    _option(model, "--spectral-kernel-size", int,
+            "kernel size of each spectral layer of the student", default)
     integers(model, "--hidden", default=default.hidden,
               help="fully connected widths of the back end")
-    model.add_argument("--dropout", type=float,
-                       help="dropout of the back end's fully connected layers (default "
-                       f"{default.dropout:g})")
+    _option(model, "--dropout", float, "dropout of the back end's fully connected layers",
+            default)
     model.add_argument("--readout", default=default.readout,
                        choices=("intensity", "differential"), help="camera readout")
     train = parser.add_argument_group("training")
-    train.add_argument("--temperature", type=float,
-                       help=f"temperature T of the KD loss (default {default.temperature:g})")
-    train.add_argument("--alpha", type=float,
-                       help=f"weight of the soft (KD) term (default {default.alpha:g})")
-    train.add_argument("--epochs", type=int,
-                       help=f"training epochs of each model (default {default.epochs})")
+    _option(train, "--temperature", float, "temperature T of the KD loss", default)
+    _option(train, "--alpha", float, "weight of the soft (KD) term", default)
+    _option(train, "--epochs", int, "training epochs of each model", default)
     train.add_argument("--batch-size", type=int, default=default.batch_size,
                        help="training batch size")
     train.add_argument("--lr", type=float, default=default.lr, help="Adam learning rate")
-    train.add_argument("--validation-images", type=int,
-                       help="training images held out to accept or reject the fine-tuning "
-                       f"(default {default.validation_images})")
-    train.add_argument("--finetune-images", type=int,
-                       help="training images of the hardware-aware fine-tuning "
-                       f"(default {default.finetune_images})")
+    _option(train, "--validation-images", int,
+            "training images held out to accept or reject the fine-tuning", default)
+    _option(train, "--finetune-images", int,
+            "training images of the hardware-aware fine-tuning", default)
     train.add_argument("--finetune-epochs", type=int, default=default.finetune_epochs,
                        help="epochs of the hardware-aware fine-tuning")
     if seeds:
