@@ -9,12 +9,13 @@ import re
 
 import pytest
 
-from kd.experiment import Experiment
+from kd.experiment import PRESETS, Experiment
 from kd.hardware import fine_tune
 from kd.losses import kd_loss
 from kd.train import Settings
 from opticsim import presets
 from opticsim.cli import main, parser
+from opticsim.cli.experiment import experiment
 
 
 @pytest.mark.parametrize("command, option, default", [
@@ -29,7 +30,11 @@ def test_list_options_take_commas_spaces_or_both(command, option, default):
     read = [getattr(parser().parse_args([*command, option, *words]), dest)
             for words in (["8,16,16"], ["8", "16", "16"], ["8,16", "16"])]
     assert read == [(8, 16, 16)] * 3
-    assert getattr(parser().parse_args(command), dest) == tuple(default)
+    options = parser().parse_args(command)
+    if any(dest in values for values in PRESETS.values()):    # None until given: the preset's
+        assert getattr(options, dest) is None                  # or else the experiment's
+        options = experiment(options, 0)
+    assert getattr(options, dest) == tuple(default)
 
 
 def test_presets_lists_every_preset_with_specs_and_source(capsys):
@@ -64,7 +69,7 @@ def test_kd_defaults_agree_everywhere():
     options = parser().parse_args(["demo"])
     for name in ("temperature", "alpha"):
         values = {default(kd_loss, name), default(fine_tune, name), fields[name],
-                  getattr(Experiment(), name), getattr(options, name)}
+                  getattr(Experiment(), name), getattr(experiment(options, 0), name)}
         assert values == {dict(temperature=1.0, alpha=0.5)[name]}
 
 

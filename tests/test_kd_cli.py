@@ -1,6 +1,6 @@
 """``opticsim demo / train / eval`` end to end on a tiny setting: every file promised, the six
-scores with their intervals and the environment, mean ± std over seeds, the quick preset,
-stages, Ctrl-C and resume without retraining, one-line errors that lose nothing."""
+scores with their intervals and the environment, mean ± std over seeds, the quick and paper
+presets, stages, Ctrl-C and resume without retraining, one-line errors that lose nothing."""
 
 import csv
 import json
@@ -11,11 +11,13 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 import kd.experiment
 from kd.evaluate import wilson_interval
 from opticsim.cli import main, parser
 from opticsim.cli.experiment import experiment as _experiment
+from test_kd_data import write_cifar, write_mnist
 
 TINY = ["--train-size", "48", "--epochs", "1", "--channels", "2,2", "--teacher-channels", "2,2",
         "--hidden", "8", "--calibration-images", "8", "--validation-images", "8",
@@ -64,7 +66,7 @@ def test_a_run_folder_holds_results_figures_report_and_gray_levels(train_run):
                                 "interval": list(wilson_interval(round(accuracy * count),
                                                                  count))}
     assert results["experiment"]["seed"] == 0 and results["experiment"]["epochs"] == 1
-    assert results["quick"] is False and "note" not in results
+    assert results["preset"] is None and "note" not in results
     assert {"packages", "cpu", "threads", "libraries", "device"} <= set(results["environment"])
     assert set(results["stage_seconds"]) >= set(KEYS[:4]) | {"finetune"}
     for name in results["files"]["figures"]:
@@ -169,7 +171,10 @@ def test_quick_is_a_preset_of_the_experiment_that_given_options_override():
     default = kd.experiment.Experiment()
     assert _experiment(parser().parse_args(["demo"]), 0) == default     # the full demo's
     quick = _experiment(parser().parse_args(["demo", "--quick", "--epochs", "3"]), 0)
-    assert quick == kd.experiment.Experiment(**{**kd.experiment.QUICK, "epochs": 3})
+    assert quick == kd.experiment.Experiment(**{**kd.experiment.PRESETS["quick"], "epochs": 3,
+                                                "preset": "quick"})
+    assert quick == _experiment(parser().parse_args(["demo", "--preset", "quick", "--epochs",
+                                                     "3"]), 0)
     assert quick.quick and quick.train_size < 4041 and quick.test_size < 450
     assert quick.calibration_images < default.calibration_images
 
@@ -195,7 +200,7 @@ def test_ctrl_c_prints_the_command_that_resumes_and_resume_finds_the_latest_run(
     monkeypatch.setattr(kd.experiment, "fit", real_fit)
     # without --quick it is another experiment: the settings that differ are named
     assert main(["demo", "--resume"] + TINY) == 1
-    assert "quick: True there, False now; test_size: 128 there, None now" in \
+    assert "preset: 'quick' there, None now; test_size: 128 there, None now" in \
         capsys.readouterr().err
     assert main(["demo", "--quick", "--resume"] + TINY) == 0           # the latest run
     err = capsys.readouterr().err
@@ -203,7 +208,7 @@ def test_ctrl_c_prints_the_command_that_resumes_and_resume_finds_the_latest_run(
     assert all(f"stage {k}/6: " in err for k in range(1, 7))
     assert [p.name for p in (tmp_path / "runs").iterdir()] == [folder.name]
     results = json.loads((folder / "results.json").read_text())
-    assert results["quick"] is True and results["data"]["test"] == 128
+    assert results["preset"] == "quick" and results["data"]["test"] == 128
     assert "not meaningful" in results["note"] and "not meaningful" in \
         (folder / "report.md").read_text()
 
@@ -240,3 +245,70 @@ def test_ctrl_c_in_a_process_is_one_line_and_exit_code_130(tmp_path):
     assert err.strip().splitlines() == [
         "opticsim demo: interrupted; resume with: " + shlex.join(
             ["opticsim"] + command[3:] + ["--resume"])]
+
+
+# --- the paper preset ---------------------------------------------------------------------------
+
+def test_the_paper_preset_sets_the_papers_teacher_and_distillation(tmp_path):
+    paper = _experiment(parser().parse_args(["demo", "--preset", "paper", "--data-root",
+                                             str(tmp_path)]), 0)
+    assert paper.preset == "paper" and not paper.quick and paper.dataset == "mnist"
+    teacher, student = paper.settings("teacher"), paper.settings("student")
+    assert teacher.channels == (32, 128, 256) and teacher.downsample == 1
+    assert (student.temperature, student.alpha) == (10.0, 0.5)
+    assert student.channels == (32, 64, 256) and student.spectral_kernel_size == 3
+    given = _experiment(parser().parse_args(["train", "--preset", "paper", "--dataset", "cifar10",
+                                             "--temperature", "4", "--downsample", "2"]), 1)
+    assert (given.dataset, given.temperature, given.downsample) == ("cifar10", 4.0, 2)
+    assert given.alpha == 0.5 and given.teacher_channels == (32, 128, 256)
+
+
+@pytest.mark.parametrize("in_channels, side", [(1, 28), (3, 32)])     # MNIST, CIFAR-10
+def test_the_paper_scale_models_take_full_resolution_images(in_channels, side):
+    from kd.train import build_model
+
+    paper = kd.experiment.Experiment(**kd.experiment.PRESETS["paper"])
+    images = torch.rand(2, in_channels, side, side)
+    for name in ("teacher", "baseline", "student"):
+        model = build_model(paper.settings(name), in_channels, 10).eval()
+        with torch.no_grad():
+            assert model(images).shape == (2, 10)
+    teacher = build_model(paper.settings("teacher"), in_channels, 10)
+    assert teacher.features(images).shape == (2, 256, side, side)          # no pooling
+    student = build_model(paper.settings("student"), in_channels, 10)
+    assert student.camera_signal(images).shape == (2, 256, side + 6, side + 6)   # 7×7 kernel
+
+
+def _paper_tiny(root):
+    return ["demo", "--preset", "paper", "--data-root", str(root), "--train-size", "24",
+            "--test-size", "8", "--epochs", "1", "--teacher-channels", "4,4,4", "--channels",
+            "2,2,2", "--hidden", "8", "--calibration-images", "4", "--validation-images", "4",
+            "--finetune-images", "4", "--no-progress"]
+
+
+def test_the_paper_preset_runs_every_stage_on_a_tiny_mnist_slice(tmp_path):
+    rng = np.random.default_rng(3)
+    write_mnist(tmp_path, rng.integers(0, 256, (32, 28, 28), dtype=np.uint8),
+                rng.integers(0, 10, 32).astype(np.uint8))
+    assert main(_paper_tiny(tmp_path) + ["--out", str(tmp_path / "run")]) == 0
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["preset"] == "paper" and "note" not in results
+    assert results["data"]["image_shape"] == [1, 28, 28] and results["data"]["test"] == 8
+    assert results["experiment"]["temperature"] == 10 and results["experiment"]["downsample"] == 1
+    assert all(key in results for key in KEYS)
+    assert "; from the paper preset." in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_the_paper_preset_refuses_what_it_cannot_run_before_training(tmp_path, capsys):
+    assert main(["demo", "--preset", "paper", "--out", str(tmp_path / "run")]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "opticsim demo: error: the mnist data set needs root, the folder holding its files "
+        "(--data-root on the command line)"]
+    # colour images need three input tiles; the bench's grid is sized for one
+    write_cifar(tmp_path / "cifar", np.random.default_rng(4))
+    assert main(_paper_tiny(tmp_path / "cifar") + ["--dataset", "cifar10", "--out",
+                                                   str(tmp_path / "run")]) == 1
+    (error,) = capsys.readouterr().err.splitlines()
+    assert error.startswith("opticsim demo: error: the hardware bench cannot show the optical "
+                            "student of cifar10's 3-channel 32×32 images")
+    assert not (tmp_path / "run").exists()

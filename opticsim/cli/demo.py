@@ -28,5 +28,5 @@ def run(args, argv) -> int:
     print_scores(results)
     print(f"wrote {folder}/ (results.json, report.md, figures, slm_gray.npz) in "
           f"{results['elapsed_seconds']:.0f} s" + (f"; quick preset: {SMOKE}"
-                                                    if results["quick"] else ""))
+                                                    if results["preset"] == "quick" else ""))
     return 0
