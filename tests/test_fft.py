@@ -31,13 +31,15 @@ def _expected(x, inverse):
     return np.fft.ifft2(x) * n if inverse else np.fft.fft2(x)
 
 
-@pytest.fixture(params=["pyfftw", "scipy"])
+@pytest.fixture(params=["pyfftw", "scipy", "torch"])
 def backend(request, monkeypatch):
-    """Run a test on scipy.fft (the default) and on pyFFTW's timed plans (OPTICSIM_FFT=fftw)."""
-    if request.param == "scipy":
-        monkeypatch.setattr(fft, "pyfftw", None)
-    else:
+    """Run a test on each backend OPTICSIM_FFT may name: scipy.fft, torch.fft (MKL) and
+    pyFFTW's timed plans (fftw)."""
+    if request.param == "pyfftw":
         monkeypatch.setattr(fft, "pyfftw", pytest.importorskip("pyfftw"))
+    else:
+        monkeypatch.setattr(fft, "pyfftw", None)
+        monkeypatch.setattr(fft, "CHOSEN", request.param)
     return request.param
 
 
@@ -232,11 +234,12 @@ def test_pyfftw_loads_with_a_short_spin_and_the_environment_is_left_as_it_was(us
 
 
 @pytest.mark.parametrize("value, expected", [
-    (None, "scipy"), ("scipy", "scipy"), ("fftw", "pyfftw"),
-    ("mkl", "OPTICSIM_FFT must be one of ('scipy', 'fftw'), got 'mkl'")])
-def test_the_backend_is_scipy_unless_fftw_is_asked_for(value, expected):
-    """The default is pocketfft (the same numbers in every process); OPTICSIM_FFT=fftw opts in
-    to pyFFTW's timed plans; another value is refused at import, naming the variable."""
+    (None, "auto"), ("scipy", "scipy"), ("torch", "torch"), ("fftw", "pyfftw"),
+    ("mkl", "OPTICSIM_FFT must be one of ('auto', 'scipy', 'torch', 'fftw'), got 'mkl'")])
+def test_the_backend_follows_the_rule_unless_one_is_asked_for(value, expected):
+    """By default the rule picks a deterministic backend per CPU and size; OPTICSIM_FFT names
+    one for every size (fftw: pyFFTW's timed plans); another value is refused at import,
+    naming the variable and the values it may take."""
     if value == "fftw":
         pytest.importorskip("pyfftw")
     env = {k: v for k, v in os.environ.items() if k != "OPTICSIM_FFT"}
@@ -246,3 +249,37 @@ def test_the_backend_is_scipy_unless_fftw_is_asked_for(value, expected):
                           env=env, capture_output=True, text=True)
     shown = done.stdout.strip() if done.returncode == 0 else done.stderr.strip().splitlines()[-1]
     assert shown.endswith(expected)
+
+
+@pytest.mark.parametrize("vendor, shape, expected", [
+    ("GenuineIntel", (3, 1024, 1024), "torch"), ("GenuineIntel", (1025, 1024), "scipy"),
+    ("GenuineIntel", (96, 80), "torch"), ("AuthenticAMD", (256, 256), "scipy"),
+    ("AuthenticAMD", (4096, 4096), "scipy"), ("unknown", (64, 64), fft.DEFAULT_BACKEND)])
+def test_the_rule_looks_up_the_backend_by_vendor_and_plane_size(vendor, shape, expected):
+    assert fft.rule(vendor, shape) == expected
+
+
+def test_the_rule_is_what_fft2_runs_by_default(monkeypatch):
+    """With OPTICSIM_FFT unset, fft2 runs the backend the rule names for this CPU and shape:
+    bit for bit the same numbers as that backend asked for by name, not the other's."""
+    rng = np.random.default_rng(5)
+    x = _complex(rng, (2, 48, 40), np.complex64)
+    monkeypatch.setattr(fft, "pyfftw", None)
+    named = {}
+    for chosen in ("scipy", "torch"):
+        monkeypatch.setattr(fft, "CHOSEN", chosen)
+        named[chosen] = fft.fft2(x).copy()
+    assert not np.array_equal(named["scipy"], named["torch"])
+    monkeypatch.setattr(fft, "CHOSEN", "auto")
+    for vendor in ("GenuineIntel", "AuthenticAMD"):
+        monkeypatch.setattr(fft, "VENDOR", vendor)
+        np.testing.assert_array_equal(fft.fft2(x), named[fft.rule(vendor, x.shape)])
+
+
+def test_cpu_vendor_reads_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Xeon\n")
+    assert fft.cpu_vendor(cpuinfo) == "GenuineIntel"
+    cpuinfo.write_text("processor\t: 0\nBogoMIPS\t: 50.00\n")                # Arm
+    assert fft.cpu_vendor(cpuinfo) == "unknown"
+    assert fft.cpu_vendor(tmp_path / "missing") == "unknown"
