@@ -373,7 +373,10 @@ class FourF:
         """Irradiance ``(B, D, ny, nx)`` (W/m²) in the output plane for ``(B, H, W)`` images
         through ``(D, ny, nx)`` Fourier transmittances: two FFTs and three fused passes, a few
         frames at a time so that their samples stay in cache from one pass to the next."""
-        stack, _ = self._images(images, None)
+        return self._irradiance(self._images(images, None)[0], displays)
+
+    def _irradiance(self, stack: np.ndarray, displays) -> np.ndarray:
+        """:meth:`irradiance` of an image stack that :meth:`_images` has checked."""
         if not self.fourier_by_fft:
             return self._propagate(stack, displays).intensity
         ny, nx = self.shape
@@ -474,7 +477,7 @@ class FourF:
                 displays = masks            # ideal: the fused pass checks it is finite
             else:
                 displays = self._displayed(masks, grays)
-            frames = self.irradiance(stack, displays)
+            frames = self._irradiance(stack, displays)
             if self.camera is not None:
                 frames = self.camera._capture_trusted(frames, self.output_pitch,
                                                       self.wavelength, exposure, rng)

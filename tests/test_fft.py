@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import scipy.fft
 
 from opticsim import Field, FourF, Laser, Lens, _kernels, fft
 from opticsim.propagate import lens_ft
@@ -58,6 +59,25 @@ def test_fft2_matches_numpy_unnormalised(backend, dtype, shape, inverse):
     same = fft.fft2(x, inverse=inverse, out=x)
     assert same is x
     np.testing.assert_allclose(x, expected, **_tolerance(dtype, x, expected))
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_scipy_backend_gives_scipy_fft_numbers_bit_for_bit(dtype, monkeypatch):
+    """The scipy backend calls pocketfft's binding directly: the numbers of scipy.fft's own
+    fft2, ifft2 and rfft2, on one thread or two."""
+    monkeypatch.setattr(fft, "pyfftw", None)
+    monkeypatch.setattr(fft, "CHOSEN", "scipy")
+    rng = np.random.default_rng(9)
+    x = _complex(rng, (3, 40, 36), dtype)
+    real = np.ascontiguousarray(x.real)
+    for workers in (1, 2):
+        np.testing.assert_array_equal(fft.fft2(x, workers=workers),
+                                      scipy.fft.fft2(x, workers=workers))
+        np.testing.assert_array_equal(fft.fft2(x, inverse=True, workers=workers),
+                                      scipy.fft.ifft2(x, norm="forward", workers=workers))
+        half = fft.empty(fft.half_shape(real.shape), dtype)
+        np.testing.assert_array_equal(fft.real_fft2(real, half, workers=workers),
+                                      scipy.fft.rfft2(real, workers=workers))
 
 
 def test_fft2_misaligned_and_strided_inputs(backend):
