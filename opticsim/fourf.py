@@ -37,9 +37,10 @@ _CHUNK_BYTES = 4 << 20
 _FRAME_PARALLEL_SAMPLES = 256 * 256
 _CORE_CHUNK_BYTES = 1 << 20
 # From this many samples a frame, a real input field is encoded as real numbers and transformed
-# by the half-size real FFT (fft.real_fft2); below it, FourF.run timed no faster that way here
-# (the filter's rebuilt half costs what the smaller transform saves).
-_HALF_SPECTRUM_SAMPLES = 512 * 512
+# by the half-size real FFT (fft.real_fft2): on pocketfft FourF.run of a 256² frame took 0.83×
+# the time of the complex path here (on FFTW's timed plans, not faster below 512²: the
+# filter's rebuilt half costs what the smaller transform saves).
+_HALF_SPECTRUM_SAMPLES = 256 * 256
 
 
 class _Shown:
@@ -248,7 +249,7 @@ class FourF:
         illumination = self._illumination if out.dtype.kind == "c" else self._real_illumination
         if self.input_slm is None:
             offset = place_centred(stack.shape[-2:], self.shape)
-            peak = _kernels.encode_amplitude(stack, illumination, *offset, out)
+            peak, first, stop = _kernels.encode_amplitude(stack, illumination, *offset, out)
             if math.isnan(peak):
                 raise ValueError("images contain NaN or infinite samples")
             if peak > 1:
@@ -256,7 +257,7 @@ class FourF:
                     f"images must be amplitude transmittances in [-1, 1] without an input_slm "
                     f"(a passive modulator transmits at most 1), got |t| up to {peak:g}; scale "
                     "8-bit images by 1/255, or model the panel with an input_slm")
-            return offset[0], offset[0] + stack.shape[-2]
+            return offset[0] + first, offset[0] + stop      # rows of zeros stay dark
         self.input_slm.encode(stack, illumination, self.pitch, self.wavelength, out=out)
         return self._lit_rows(stack.shape[-2])
 
