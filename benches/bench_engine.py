@@ -42,7 +42,9 @@ the frame, each timed alone: ``input_slm`` (quantise, pixelate, illuminate), ``f
 pattern the panel holds; the JSON's ``fourier_new_ms`` is that pattern computed anew, as a
 new mask costs once) and ``camera`` (pixels, noise, ADC); ``other`` = frame − floor − those
 stages (mask multiply, |E|², Python). A hardware case's ``engine`` is its hardware frame;
-a second table lists its ideal time and stages.
+a second table lists its ideal time, its time over the engine's own FFT pair (``x pair``:
+one forward and one inverse transform on the backend the engine runs, :func:`engine_pair`) and
+its stages.
 
 Each contender is warmed up, then timed in many short interleaved rounds of repeated calls;
 the time reported is the smallest of the per-round medians (``x floor`` is their ratio), and
@@ -177,6 +179,19 @@ def fftw_floor(shape, transforms: int, inplace: bool = True):
     def run():
         for step in steps:
             step()
+    return run
+
+
+def engine_pair(shape):
+    """A callable running one forward and one inverse in-place transform of a ``shape``
+    complex64 array on the engine's own FFT backend (:func:`opticsim.fft.backend`, the
+    deterministic one the rule picks unless ``OPTICSIM_FFT`` says otherwise): the FFTs a 4f
+    frame cannot do without, the denominator of a hardware frame's ``ratio_pair``."""
+    data = fft.zeros(shape, np.complex64)
+
+    def run():
+        fft.fft2(data, out=data)
+        fft.fft2(data, inverse=True, out=data)
     return run
 
 
@@ -328,15 +343,17 @@ def hardware_setup() -> dict:
 
 
 def _hardware_details(medians: dict, electrons: np.ndarray, exposure: float) -> dict:
-    """The hardware columns of a row: the ideal frame's time (ms), hardware/ideal, a new
-    Fourier-SLM pattern's time (ms), the stages (ms; ``ffts`` is the floor, ``other`` the rest
-    of the frame), the exposure (s), the median photo-electrons of a camera pixel and the
-    fraction of pixels that draw exact Poisson counts."""
+    """The hardware columns of a row: the ideal frame's time (ms), hardware/ideal, the engine's
+    own FFT pair (ms, :func:`engine_pair`) and hardware/pair, a new Fourier-SLM pattern's time
+    (ms), the stages (ms; ``ffts`` is the floor, ``other`` the rest of the frame), the exposure
+    (s), the median photo-electrons of a camera pixel and the fraction of pixels that draw
+    exact Poisson counts."""
     times = {name: 1e3 * value for name, value in _fastest(medians).items()}
     stages = {name: times[name] for name in STAGES}
     stages["ffts"] = times["floor"]
     stages["other"] = times["engine"] - sum(stages.values())
     return dict(ideal_ms=times["ideal"], ratio_ideal=times["engine"] / times["ideal"],
+                pair_ms=times["pair"], ratio_pair=times["engine"] / times["pair"],
                 fourier_new_ms=times["fourier_new"],
                 stages_ms=stages, exposure=exposure, median_electrons=float(np.median(electrons)),
                 exact_poisson_fraction=float(np.mean(electrons < _kernels.POISSON_EXACT_BELOW)))
@@ -360,6 +377,7 @@ def bench_hardware(batch: int, n: int, rounds: int, seconds: float, rng) -> dict
     times = compare({
         "engine": lambda: system.run(frames, gray=gray, rng=1, exposure=exposure),
         "floor": fftw_floor(images.shape, 2),
+        "pair": engine_pair(images.shape),
         "ideal": lambda: ideal.run(frames, mask),
         "input_slm": lambda: system.input_slm.encode(images, illumination, system.pitch,
                                                      HARDWARE_WAVELENGTH, out=field),
@@ -691,7 +709,7 @@ def _stage_line(row: dict) -> str:
     """A row of the hardware table: the ideal frame (ms), hardware/ideal and the stages (ms)."""
     stages = "".join(f"{value:>11.3f}" for value in row["stages_ms"].values())
     return (f"{row['case']:<16}{_shape(row):>16}{row['ideal_ms']:>11.3f}"
-            f"{row['ratio_ideal']:>9.3f}{stages}")
+            f"{row['ratio_ideal']:>9.3f}{row['pair_ms']:>10.3f}{row['ratio_pair']:>8.3f}{stages}")
 
 
 def table(rows: list[dict]) -> str:
@@ -703,7 +721,8 @@ def table(rows: list[dict]) -> str:
     hardware = [row for row in rows if "stages_ms" in row]
     if hardware:
         stages = "".join(f"{name.split('_')[0] + ' ms':>11}" for name in hardware[0]["stages_ms"])
-        lines += ["", f"{'case':<16}{'shape':>16}{'ideal ms':>11}{'x ideal':>9}{stages}"]
+        lines += ["", f"{'case':<16}{'shape':>16}{'ideal ms':>11}{'x ideal':>9}"
+                      f"{'pair ms':>10}{'x pair':>8}{stages}"]
         lines += [_stage_line(row) for row in hardware]
     return "\n".join(lines)
 

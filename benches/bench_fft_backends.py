@@ -3,7 +3,7 @@ torch) and as the engine's real transform; and which of them give the same numbe
 process and at every thread count.
 
     python benches/bench_fft_backends.py [--sizes N ...] [--threads T ...] [--rounds R]
-                                         [--out PATH]
+                                         [--no-same] [--out PATH]
 
 For each N and thread count, one unnormalised forward transform of an N×N complex64 array:
 ``fftw`` is a planned ``FFTW_MEASURE`` in-place transform (the floor of ``bench_engine.py``, and
@@ -197,6 +197,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
                         help="thread counts (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds")
+    parser.add_argument("--same", action=argparse.BooleanOptionalAction, default=True,
+                        help="compare each backend's numbers in fresh processes "
+                             "(default: %(default)s)")
     parser.add_argument("--out", type=Path,
                         default=Path("bench-results/bench_fft_backends.json"),
                         help="JSON output file (default: %(default)s)")
@@ -211,7 +214,7 @@ def main(argv=None) -> dict:
               f"{row['ratio_scipy']:>12.2f}{row['ratio_numpy']:>12.2f}"
               f"{row['ratio_estimate']:>15.2f}{row['torch_ms']:>10.3f}"
               f"{row['ratio']:>12.2f}{row['real_ms']:>10.3f}{row['ratio_real']:>11.2f}")
-    same = same_numbers(sorted(args.sizes))
+    same = same_numbers(sorted(args.sizes)) if args.same else {}
     print(f"\nsame numbers in 3 fresh processes (2, 2, 1 threads); rule on this CPU "
           f"({fft.VENDOR}): " + ", ".join(f"{n}²: {fft.rule(fft.VENDOR, (n, n))}"
                                           for n in sorted(args.sizes)))
