@@ -12,7 +12,7 @@ sweep worker on one machine. Which of the two is faster depends on the CPU and t
 :data:`RULE` names the backend per CPU vendor and plane size, fixed from measurements (never by
 timing in a process). FFTW chooses its algorithm by timing (``FFTW_MEASURE``), so two processes
 may round the same frame differently, and its plans made without timing (``FFTW_ESTIMATE``)
-ran 9–19× slower here (``estimate/fftw``). ``OPTICSIM_FFT`` in the environment, read when this
+ran 9–22× slower here (``estimate/fftw``). ``OPTICSIM_FFT`` in the environment, read when this
 module is imported, overrides the rule: ``scipy`` or ``torch`` for one deterministic backend
 everywhere, ``fftw`` for pyFFTW with timed plans (faster, reproducible within a process only).
 pyFFTW plans are made once per (shape, dtype, direction) and per thread; a transform runs on
@@ -52,13 +52,14 @@ BACKENDS = ("auto", "scipy", "torch", "fftw")
 
 #: The deterministic backend per CPU vendor (``vendor_id`` of /proc/cpuinfo): for planes of at
 #: most ``samples`` (None: any size), the first step that fits. Measured with
-#: ``python benches/bench_fft_backends.py --threads 1 2``: on an AMD EPYC (Zen 5) pocketfft was
-#: faster than MKL at every size from 256² to 2048²; on an Intel Xeon (Ice Lake-SP) MKL took
-#: 0.5–0.9× of FFTW's timed plan up to 1024², where pocketfft takes 1.4–2×. Any other CPU:
-#: :data:`DEFAULT_BACKEND`.
+#: ``python benches/bench_fft_backends.py --threads 1 2``: on an AMD EPYC (Zen 5) pocketfft
+#: was as fast as MKL at 256² (within 2 %) and faster from 512² to 2048²; on an Intel Xeon (Ice
+#: Lake-SP) MKL took 0.5–0.9× of FFTW's timed plan up to 1024² and about FFTW's time at 2048²,
+#: where pocketfft takes 1.4–2× (on the AMD); beyond 2048² it was not measured there. Any
+#: other CPU: :data:`DEFAULT_BACKEND`.
 RULE = {
     "AuthenticAMD": ((None, "scipy"),),
-    "GenuineIntel": ((1024 * 1024, "torch"), (None, "scipy")),
+    "GenuineIntel": ((2048 * 2048, "torch"), (None, "scipy")),
 }
 DEFAULT_BACKEND = "scipy"
 

@@ -37,8 +37,8 @@ _CHUNK_BYTES = 4 << 20
 _FRAME_PARALLEL_SAMPLES = 256 * 256
 _CORE_CHUNK_BYTES = 1 << 20
 # From this many samples a frame, a real input field is encoded as real numbers and transformed
-# by the half-size real FFT (fft.real_fft2): on pocketfft FourF.run of a 256² frame took 0.83×
-# the time of the complex path here (on FFTW's timed plans, not faster below 512²: the
+# by the half-size real FFT (fft.real_fft2): on pocketfft FourF.run of a 256² frame took
+# 0.83–0.94× the time of the complex path here (on FFTW's timed plans, not faster below 512²: the
 # filter's rebuilt half costs what the smaller transform saves).
 _HALF_SPECTRUM_SAMPLES = 256 * 256
 

@@ -272,7 +272,7 @@ def test_the_backend_follows_the_rule_unless_one_is_asked_for(value, expected):
 
 
 @pytest.mark.parametrize("vendor, shape, expected", [
-    ("GenuineIntel", (3, 1024, 1024), "torch"), ("GenuineIntel", (1025, 1024), "scipy"),
+    ("GenuineIntel", (3, 2048, 2048), "torch"), ("GenuineIntel", (2049, 2048), "scipy"),
     ("GenuineIntel", (96, 80), "torch"), ("AuthenticAMD", (256, 256), "scipy"),
     ("AuthenticAMD", (4096, 4096), "scipy"), ("unknown", (64, 64), fft.DEFAULT_BACKEND)])
 def test_the_rule_looks_up_the_backend_by_vendor_and_plane_size(vendor, shape, expected):
