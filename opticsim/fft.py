@@ -384,7 +384,8 @@ def real_fft2(x: np.ndarray, out: np.ndarray, *, rows: tuple[int, int] | None = 
 def _transform(chosen: str, x: np.ndarray, out: np.ndarray, axes: tuple, inverse: bool,
                workers: int | None, real: bool = False) -> None:
     """The unnormalised transform of ``x`` over ``axes`` into ``out`` (which may be ``x``) by
-    pocketfft (``scipy``, on ``workers`` threads, default :func:`threads`) or MKL (``torch``,
+    pocketfft (``scipy``, on ``workers`` threads, default :func:`plan_threads`: a second
+    thread cost 20–35 µs a call below 128² here) or MKL (``torch``,
     on torch's threads: its numbers do not depend on them); ``real``: the half spectrum of a
     real ``x``, the last of ``axes`` halved."""
     if chosen == "torch":
@@ -400,7 +401,7 @@ def _transform(chosen: str, x: np.ndarray, out: np.ndarray, axes: tuple, inverse
         return
     # unnormalised (inorm 0), into out, which may be x
     (_pocketfft.r2c if real else _pocketfft.c2c)(x, axes, not inverse, 0, out,
-                                                 workers or threads())
+                                                 workers or plan_threads(x.shape))
 
 
 def _prunable(x: np.ndarray, rows) -> bool:
