@@ -66,7 +66,10 @@ pitch and all peers hold the frame on N×N samples. Each peer is timed with the 
 (:meth:`FourF.run`) in the same interleaved rounds and reported as peer time / engine time,
 with its version and ``agree``, the correlation of its all-pass frame with the input
 intensity (1: it computes the ideal 4f image). A peer slower than ``PEER_CAP`` seconds a frame
-is timed once and dropped at larger N.
+is timed once and dropped at larger N. ``--clock cpu`` times the peers by the CPU time of
+the calling thread instead of wall time: on a machine other jobs keep busy it barely changes
+with their load, but it counts that one thread only, so every contender must run on it (one
+CPU, ``OMP_NUM_THREADS=1 taskset -c 1``; refused on more CPUs).
 
 The input SLM, the Fourier SLM and the camera run their passes on every core. pyFFTW's
 OpenMP threads busy-wait after each transform, on a core those passes would use: importing
@@ -123,18 +126,24 @@ QUICK = dict(sizes=(256, 1024), batch=(4, 256), rounds=3, seconds=0.02)
 # --- timing -------------------------------------------------------------------------------
 
 
-def _median_time(call, repeats: int) -> float:
-    """Median wall time (s) of ``repeats`` calls."""
+#: The clocks a bench may time with: wall time, or the CPU time of the calling thread, which
+#: other processes' load barely changes but which counts one thread only (``--clock cpu`` needs
+#: every contender on that thread: one CPU, ``OMP_NUM_THREADS=1``).
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+
+
+def _median_time(call, repeats: int, clock=time.perf_counter) -> float:
+    """Median time (s) of ``repeats`` calls on ``clock``."""
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         call()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
-def compare(contenders: dict, rounds: int, seconds: float) -> dict:
-    """Per-round median times (s) of each callable, ``rounds`` rounds interleaved.
+def compare(contenders: dict, rounds: int, seconds: float, clock=time.perf_counter) -> dict:
+    """Per-round median times (s) of each callable on ``clock``, ``rounds`` rounds interleaved.
 
     Each contender is warmed up twice, then called about ``seconds`` worth of times (once at
     least) per round; the order of the contenders rotates from round to round, and short
@@ -151,7 +160,7 @@ def compare(contenders: dict, rounds: int, seconds: float) -> dict:
     for index in range(rounds):
         shift = index % len(names)
         for name in names[shift:] + names[:shift]:
-            medians[name].append(_median_time(contenders[name], repeats[name]))
+            medians[name].append(_median_time(contenders[name], repeats[name], clock))
     return medians
 
 
@@ -614,7 +623,7 @@ def _agreement(output: np.ndarray, image: np.ndarray) -> float:
     return max(float(np.corrcoef(output, flip.ravel())[0, 1]) for flip in flips)
 
 
-def bench_peers(sizes, rounds: int, seconds: float, rng) -> dict:
+def bench_peers(sizes, rounds: int, seconds: float, rng, clock=time.perf_counter) -> dict:
     """Each installed peer's 4f frame (lens FT, phase mask, inverse, |E|², complex128 unless
     the peer chooses) against :meth:`FourF.run` of the same N×N image and mask, timed in the
     same interleaved rounds: ``ratio`` = peer time / engine time. ``agreement`` checks that a
@@ -649,7 +658,7 @@ def bench_peers(sizes, rounds: int, seconds: float, rng) -> dict:
                     slow[peer] = single
                 else:
                     contenders[peer] = run
-            times = {**_fastest(compare(contenders, rounds, seconds)), **slow}
+            times = {**_fastest(compare(contenders, rounds, seconds, clock)), **slow}
         for peer in times:
             if peer != "engine":
                 rows.append(dict(peer=peer, n=n, peer_ms=1e3 * times[peer],
@@ -791,7 +800,13 @@ def main(argv=None) -> dict:
                         "(default: on, off with --quick)")
     parser.add_argument("--peer-sizes", type=int, nargs="+", default=PEER_SIZES,
                         help="grid sides N of the peer comparison (default: %(default)s)")
+    parser.add_argument("--clock", choices=CLOCKS, default="wall",
+                        help="time the peers by wall time or by this thread's CPU time (cpu: "
+                             "one CPU and one thread only, e.g. OMP_NUM_THREADS=1 taskset -c 1; "
+                             "default: %(default)s)")
     args = parser.parse_args(argv)
+    if args.clock == "cpu" and fft.threads() > 1:
+        parser.error("--clock cpu counts one thread: run on one CPU (taskset -c 1)")
     try:
         fft.load_pyfftw()                           # the floor's FFTs
     except ValueError:
@@ -815,7 +830,8 @@ def main(argv=None) -> dict:
     print(table(rows))
     if args.peers if args.peers is not None else not args.quick:
         peers = bench_peers(args.peer_sizes, rounds, settings["seconds"],
-                            np.random.default_rng(args.seed))
+                            np.random.default_rng(args.seed), CLOCKS[args.clock])
+        peers["clock"] = args.clock
         document["peers"] = peers
         print()
         print(peer_table(peers))
