@@ -42,7 +42,9 @@ the frame, each timed alone: ``input_slm`` (quantise, pixelate, illuminate), ``f
 pattern the panel holds; the JSON's ``fourier_new_ms`` is that pattern computed anew, as a
 new mask costs once) and ``camera`` (pixels, noise, ADC); ``other`` = frame − floor − those
 stages (mask multiply, |E|², Python). A hardware case's ``engine`` is its hardware frame;
-a second table lists its ideal time and stages.
+a second table lists its ideal time, its time over the engine's own FFT pair (``x pair``:
+one forward and one inverse transform on the backend the engine runs, :func:`engine_pair`) and
+its stages.
 
 Each contender is warmed up, then timed in many short interleaved rounds of repeated calls;
 the time reported is the smallest of the per-round medians (``x floor`` is their ratio), and
@@ -64,7 +66,10 @@ pitch and all peers hold the frame on N×N samples. Each peer is timed with the 
 (:meth:`FourF.run`) in the same interleaved rounds and reported as peer time / engine time,
 with its version and ``agree``, the correlation of its all-pass frame with the input
 intensity (1: it computes the ideal 4f image). A peer slower than ``PEER_CAP`` seconds a frame
-is timed once and dropped at larger N.
+is timed once and dropped at larger N. ``--clock cpu`` times the peers by the CPU time of
+the calling thread instead of wall time: on a machine other jobs keep busy it barely changes
+with their load, but it counts that one thread only, so every contender must run on it (one
+CPU, ``OMP_NUM_THREADS=1 taskset -c 1``; refused on more CPUs).
 
 The input SLM, the Fourier SLM and the camera run their passes on every core. pyFFTW's
 OpenMP threads busy-wait after each transform, on a core those passes would use: importing
@@ -121,18 +126,24 @@ QUICK = dict(sizes=(256, 1024), batch=(4, 256), rounds=3, seconds=0.02)
 # --- timing -------------------------------------------------------------------------------
 
 
-def _median_time(call, repeats: int) -> float:
-    """Median wall time (s) of ``repeats`` calls."""
+#: The clocks a bench may time with: wall time, or the CPU time of the calling thread, which
+#: other processes' load barely changes but which counts one thread only (``--clock cpu`` needs
+#: every contender on that thread: one CPU, ``OMP_NUM_THREADS=1``).
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+
+
+def _median_time(call, repeats: int, clock=time.perf_counter) -> float:
+    """Median time (s) of ``repeats`` calls on ``clock``."""
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         call()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
-def compare(contenders: dict, rounds: int, seconds: float) -> dict:
-    """Per-round median times (s) of each callable, ``rounds`` rounds interleaved.
+def compare(contenders: dict, rounds: int, seconds: float, clock=time.perf_counter) -> dict:
+    """Per-round median times (s) of each callable on ``clock``, ``rounds`` rounds interleaved.
 
     Each contender is warmed up twice, then called about ``seconds`` worth of times (once at
     least) per round; the order of the contenders rotates from round to round, and short
@@ -149,7 +160,7 @@ def compare(contenders: dict, rounds: int, seconds: float) -> dict:
     for index in range(rounds):
         shift = index % len(names)
         for name in names[shift:] + names[:shift]:
-            medians[name].append(_median_time(contenders[name], repeats[name]))
+            medians[name].append(_median_time(contenders[name], repeats[name], clock))
     return medians
 
 
@@ -177,6 +188,19 @@ def fftw_floor(shape, transforms: int, inplace: bool = True):
     def run():
         for step in steps:
             step()
+    return run
+
+
+def engine_pair(shape):
+    """A callable running one forward and one inverse in-place transform of a ``shape``
+    complex64 array on the engine's own FFT backend (:func:`opticsim.fft.backend`, the
+    deterministic one the rule picks unless ``OPTICSIM_FFT`` says otherwise): the FFTs a 4f
+    frame cannot do without, the denominator of a hardware frame's ``ratio_pair``."""
+    data = fft.zeros(shape, np.complex64)
+
+    def run():
+        fft.fft2(data, out=data)
+        fft.fft2(data, inverse=True, out=data)
     return run
 
 
@@ -328,15 +352,17 @@ def hardware_setup() -> dict:
 
 
 def _hardware_details(medians: dict, electrons: np.ndarray, exposure: float) -> dict:
-    """The hardware columns of a row: the ideal frame's time (ms), hardware/ideal, a new
-    Fourier-SLM pattern's time (ms), the stages (ms; ``ffts`` is the floor, ``other`` the rest
-    of the frame), the exposure (s), the median photo-electrons of a camera pixel and the
-    fraction of pixels that draw exact Poisson counts."""
+    """The hardware columns of a row: the ideal frame's time (ms), hardware/ideal, the engine's
+    own FFT pair (ms, :func:`engine_pair`) and hardware/pair, a new Fourier-SLM pattern's time
+    (ms), the stages (ms; ``ffts`` is the floor, ``other`` the rest of the frame), the exposure
+    (s), the median photo-electrons of a camera pixel and the fraction of pixels that draw
+    exact Poisson counts."""
     times = {name: 1e3 * value for name, value in _fastest(medians).items()}
     stages = {name: times[name] for name in STAGES}
     stages["ffts"] = times["floor"]
     stages["other"] = times["engine"] - sum(stages.values())
     return dict(ideal_ms=times["ideal"], ratio_ideal=times["engine"] / times["ideal"],
+                pair_ms=times["pair"], ratio_pair=times["engine"] / times["pair"],
                 fourier_new_ms=times["fourier_new"],
                 stages_ms=stages, exposure=exposure, median_electrons=float(np.median(electrons)),
                 exact_poisson_fraction=float(np.mean(electrons < _kernels.POISSON_EXACT_BELOW)))
@@ -360,6 +386,7 @@ def bench_hardware(batch: int, n: int, rounds: int, seconds: float, rng) -> dict
     times = compare({
         "engine": lambda: system.run(frames, gray=gray, rng=1, exposure=exposure),
         "floor": fftw_floor(images.shape, 2),
+        "pair": engine_pair(images.shape),
         "ideal": lambda: ideal.run(frames, mask),
         "input_slm": lambda: system.input_slm.encode(images, illumination, system.pitch,
                                                      HARDWARE_WAVELENGTH, out=field),
@@ -596,7 +623,7 @@ def _agreement(output: np.ndarray, image: np.ndarray) -> float:
     return max(float(np.corrcoef(output, flip.ravel())[0, 1]) for flip in flips)
 
 
-def bench_peers(sizes, rounds: int, seconds: float, rng) -> dict:
+def bench_peers(sizes, rounds: int, seconds: float, rng, clock=time.perf_counter) -> dict:
     """Each installed peer's 4f frame (lens FT, phase mask, inverse, |E|², complex128 unless
     the peer chooses) against :meth:`FourF.run` of the same N×N image and mask, timed in the
     same interleaved rounds: ``ratio`` = peer time / engine time. ``agreement`` checks that a
@@ -631,7 +658,7 @@ def bench_peers(sizes, rounds: int, seconds: float, rng) -> dict:
                     slow[peer] = single
                 else:
                     contenders[peer] = run
-            times = {**_fastest(compare(contenders, rounds, seconds)), **slow}
+            times = {**_fastest(compare(contenders, rounds, seconds, clock)), **slow}
         for peer in times:
             if peer != "engine":
                 rows.append(dict(peer=peer, n=n, peer_ms=1e3 * times[peer],
@@ -691,7 +718,7 @@ def _stage_line(row: dict) -> str:
     """A row of the hardware table: the ideal frame (ms), hardware/ideal and the stages (ms)."""
     stages = "".join(f"{value:>11.3f}" for value in row["stages_ms"].values())
     return (f"{row['case']:<16}{_shape(row):>16}{row['ideal_ms']:>11.3f}"
-            f"{row['ratio_ideal']:>9.3f}{stages}")
+            f"{row['ratio_ideal']:>9.3f}{row['pair_ms']:>10.3f}{row['ratio_pair']:>8.3f}{stages}")
 
 
 def table(rows: list[dict]) -> str:
@@ -703,7 +730,8 @@ def table(rows: list[dict]) -> str:
     hardware = [row for row in rows if "stages_ms" in row]
     if hardware:
         stages = "".join(f"{name.split('_')[0] + ' ms':>11}" for name in hardware[0]["stages_ms"])
-        lines += ["", f"{'case':<16}{'shape':>16}{'ideal ms':>11}{'x ideal':>9}{stages}"]
+        lines += ["", f"{'case':<16}{'shape':>16}{'ideal ms':>11}{'x ideal':>9}"
+                      f"{'pair ms':>10}{'x pair':>8}{stages}"]
         lines += [_stage_line(row) for row in hardware]
     return "\n".join(lines)
 
@@ -772,7 +800,13 @@ def main(argv=None) -> dict:
                         "(default: on, off with --quick)")
     parser.add_argument("--peer-sizes", type=int, nargs="+", default=PEER_SIZES,
                         help="grid sides N of the peer comparison (default: %(default)s)")
+    parser.add_argument("--clock", choices=CLOCKS, default="wall",
+                        help="time the peers by wall time or by this thread's CPU time (cpu: "
+                             "one CPU and one thread only, e.g. OMP_NUM_THREADS=1 taskset -c 1; "
+                             "default: %(default)s)")
     args = parser.parse_args(argv)
+    if args.clock == "cpu" and fft.threads() > 1:
+        parser.error("--clock cpu counts one thread: run on one CPU (taskset -c 1)")
     try:
         fft.load_pyfftw()                           # the floor's FFTs
     except ValueError:
@@ -796,7 +830,8 @@ def main(argv=None) -> dict:
     print(table(rows))
     if args.peers if args.peers is not None else not args.quick:
         peers = bench_peers(args.peer_sizes, rounds, settings["seconds"],
-                            np.random.default_rng(args.seed))
+                            np.random.default_rng(args.seed), CLOCKS[args.clock])
+        peers["clock"] = args.clock
         document["peers"] = peers
         print()
         print(peer_table(peers))

@@ -145,13 +145,16 @@ def intensity_shift_reference(spectrum, factor, row_shift, col_shift):
 def encode_amplitude(images, illumination, row_offset, col_offset, out):
     """out = illumination·image placed at (row_offset, col_offset), zero elsewhere.
 
-    ``images`` (b, h, w) real amplitude transmittance, ``illumination`` (ny, nx) complex.
-    Returns the largest |image| sample, NaN if any is NaN or infinite (found in the same pass).
+    ``images`` (b, h, w) real amplitude transmittance, ``illumination`` (ny, nx) real or
+    complex. Returns the largest |image| sample (NaN if any is NaN or infinite) and the image
+    rows ``first, stop`` outside which every image is zero (``h, 0`` when all are), found in
+    the same pass.
     """
     batch, ny = out.shape[:2]
     h, w = images.shape[1], images.shape[2]
     bad = False
     peak = 0.0
+    first, stop = h, 0
     for b in range(batch):
         for k in range(ny):
             target = out[b, k]
@@ -164,12 +167,16 @@ def encode_amplitude(images, illumination, row_offset, col_offset, out):
             image = images[b, i]
             light = illumination[k, col_offset:col_offset + w]
             placed = target[col_offset:col_offset + w]
+            row_peak = 0.0
             for j in range(w):
                 value = image[j]
                 bad |= np.isnan(value * 0)          # NaN exactly when value is not finite
-                peak = max(peak, abs(value))
+                row_peak = max(row_peak, abs(value))
                 placed[j] = value * light[j]
-    return np.nan if bad else peak
+            if row_peak > 0:
+                first, stop = min(first, i), max(stop, i + 1)
+            peak = max(peak, row_peak)
+    return (np.nan if bad else peak), first, stop
 
 
 def encode_amplitude_reference(images, illumination, row_offset, col_offset):

@@ -69,7 +69,8 @@ def environment(device: str = "cpu") -> dict:
     """What a result depends on beyond its settings: ``packages`` (versions; ``None`` where
     not installed), ``cpu`` (model, logical cores of the machine and usable by this process,
     the instruction set numba compiles for), ``threads`` (torch's intra-op threads, numba's,
-    and opticsim's FFT and kernel workers), ``fft`` (backend), ``torch`` (its BLAS, LAPACK and
+    and opticsim's FFT and kernel workers), ``fft`` (``OPTICSIM_FFT``'s backend, "auto" for
+    :data:`opticsim.fft.RULE`, and the CPU vendor the rule reads), ``torch`` (its BLAS, LAPACK and
     CPU capability), ``libraries`` (BLAS/OpenMP loaded) and the torch ``device`` (with the
     GPU's name for CUDA)."""
     import numba
@@ -86,7 +87,7 @@ def environment(device: str = "cpu") -> dict:
                 "numba_target": numba.config.CPU_NAME or _host_cpu_name()},
         "threads": {"torch": torch.get_num_threads(), "numba": numba.config.NUMBA_NUM_THREADS,
                     "fft": fft.threads()},
-        "fft": {"backend": fft.BACKEND},
+        "fft": {"backend": fft.BACKEND, "vendor": fft.VENDOR},
         "torch": _torch_build(torch),
         "libraries": _libraries(),
         "device": str(device),

@@ -1,32 +1,41 @@
-"""FFT backend: scipy.fft (pocketfft) by default, pyFFTW's timed plans on request.
+"""FFT backend: a fixed rule per CPU vendor and plane size among backends whose numbers do not
+depend on the process, the thread count or the array's address; pyFFTW's timed plans on request.
 
 All transforms act on the last two axes and are unnormalised in both directions:
 ``fft2(x)[k] = Σ_n x[n]·exp(−2πi·nk/N)`` and ``fft2(x, inverse=True)`` uses ``exp(+2πi·nk/N)``.
 
-**Same numbers in every process.** pocketfft computes each transform the same way whatever the
-process, the thread count or the array's address, so the same inputs and seed give
-bit-identical frames in every process, run and sweep worker on one machine. FFTW chooses its
-algorithm by timing (``FFTW_MEASURE``), so two processes may round the same frame differently
-(4e-7 apart in float32 frames here), and FFTW's plans made without timing (``FFTW_ESTIMATE``)
-ran 9–19× slower here (``python benches/bench_fft_backends.py``: ``estimate/fftw``). ``OPTICSIM_FFT=fftw`` in the environment, read when this module is
-imported, selects pyFFTW with timed plans: faster (``python benches/bench_fft_backends.py``
-gives ``scipy/fftw``), reproducible within a process only. Plans are made once per (shape,
-dtype, direction) and per thread; a transform runs on SIMD-aligned memory (a misaligned array
-is copied first), since FFTW's unaligned codelets round differently too. Large arrays from
-:func:`empty` start on a page and reuse the buffers of arrays this thread has dropped, which
-are usually still in cache.
+**Same numbers in every process.** pocketfft (``scipy.fft``) computes each transform the same
+way whatever the process, the thread count or the array's address (checked in fresh processes
+at 1 and 2 threads by ``python benches/bench_fft_backends.py``: ``same``; MKL inside torch
+passed the same check on AMD), so the same inputs and seed give bit-identical frames in every process, run and
+sweep worker on one machine. Which of the two is faster depends on the CPU and the size, so
+:data:`RULE` names the backend per CPU vendor and plane size, fixed from measurements (never by
+timing in a process). FFTW chooses its algorithm by timing (``FFTW_MEASURE``), so two processes
+may round the same frame differently, and its plans made without timing (``FFTW_ESTIMATE``)
+ran 9–22× slower here (``estimate/fftw``). ``OPTICSIM_FFT`` in the environment, read when this
+module is imported, overrides the rule: ``scipy`` or ``torch`` for one deterministic backend
+everywhere, ``fftw`` for pyFFTW with timed plans (faster, reproducible within a process only).
+pyFFTW plans are made once per (shape, dtype, direction) and per thread; a transform runs on
+SIMD-aligned memory (a misaligned array is copied first), since FFTW's unaligned codelets round
+differently too. Large arrays from :func:`empty` start on a page and reuse the buffers of
+arrays this thread has dropped, which are usually still in cache.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 
-import scipy.fft
+# pocketfft's C++ binding, the same function scipy.fft.fftn/rfftn end in, called without their
+# Python dispatch (~10 µs a call, a tenth of a 256² transform; tests/test_fft.py checks that
+# the numbers are scipy.fft's, bit for bit).
+from scipy.fft._pocketfft import pypocketfft as _pocketfft
 
 #: After a transform pyFFTW's OpenMP threads spin GOMP_SPINCOUNT times before they sleep:
 #: libgomp's default, 300 000 pauses, kept a core busy 6.5 ms after a 1024² transform here (0.25 ms
@@ -38,8 +47,44 @@ import scipy.fft
 SPIN_COUNT = 10_000
 
 
-#: The FFT backends ``OPTICSIM_FFT`` may name; the first is the default.
-BACKENDS = ("scipy", "fftw")
+#: The values ``OPTICSIM_FFT`` may take; the first, the default, follows :data:`RULE`.
+BACKENDS = ("auto", "scipy", "torch", "fftw")
+
+#: The deterministic backend per CPU vendor (``vendor_id`` of /proc/cpuinfo): for planes of at
+#: most ``samples`` (None: any size), the first step that fits; any other CPU:
+#: :data:`DEFAULT_BACKEND`. Measured with ``python benches/bench_fft_backends.py --threads 1 2``:
+#: on an AMD EPYC (Zen 5) pocketfft was as fast as MKL at 256² (within 2 %) and faster from 512²
+#: to 2048². On an Intel Xeon (Ice Lake-SP) MKL took 0.5–0.9× of FFTW's timed plan up to 1024²,
+#: where pocketfft takes 1.4–2×, but Intel stays on pocketfft: oneMKL promises bitwise-identical
+#: results only for a fixed thread count (its "Reproducibility Conditions"), and MKL's Intel code
+#: paths have not been checked in fresh processes at several thread counts, as the AMD ones were
+#: (``same`` in the bench). A row for MKL belongs here once that check passes on Intel;
+#: ``OPTICSIM_FFT=torch`` asks for it meanwhile.
+RULE = {
+    "AuthenticAMD": ((None, "scipy"),),
+    "GenuineIntel": ((None, "scipy"),),
+}
+DEFAULT_BACKEND = "scipy"
+
+
+def rule(vendor: str, shape) -> str:
+    """The backend :data:`RULE` gives transforms over the last two axes of ``shape`` on a CPU
+    of ``vendor``."""
+    samples = shape[-1] * shape[-2]
+    for most, backend in RULE.get(vendor, ()):
+        if most is None or samples <= most:
+            return backend
+    return DEFAULT_BACKEND
+
+
+def cpu_vendor(cpuinfo="/proc/cpuinfo") -> str:
+    """The CPU's vendor: the first ``vendor_id`` line of ``cpuinfo`` (x86), else "unknown"."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return "unknown"
+    found = re.search(r"^vendor_id\s*:\s*(\S+)", text, re.MULTILINE)
+    return found.group(1) if found else "unknown"
 
 
 def load_pyfftw():
@@ -59,19 +104,29 @@ def load_pyfftw():
     return pyfftw
 
 
-def _import_pyfftw():
-    """pyFFTW when ``OPTICSIM_FFT=fftw`` asks for it, else None; ``ValueError`` for another
-    value or a missing pyFFTW."""
-    chosen_backend = os.environ.get("OPTICSIM_FFT", BACKENDS[0])
-    if chosen_backend not in BACKENDS:
-        raise ValueError(f"OPTICSIM_FFT must be one of {BACKENDS}, got {chosen_backend!r}")
-    return None if chosen_backend == "scipy" else load_pyfftw()
+def _chosen_backend() -> str:
+    """``OPTICSIM_FFT``, or "auto"; ``ValueError`` for another value."""
+    chosen = os.environ.get("OPTICSIM_FFT", BACKENDS[0])
+    if chosen not in BACKENDS:
+        raise ValueError(f"OPTICSIM_FFT must be one of {BACKENDS}, got {chosen!r}")
+    return chosen
 
 
-pyfftw = _import_pyfftw()
+CHOSEN = _chosen_backend()
+VENDOR = cpu_vendor()
+pyfftw = load_pyfftw() if CHOSEN == "fftw" else None
 
-BACKEND = "pyfftw" if pyfftw is not None else "scipy"
+BACKEND = "pyfftw" if pyfftw is not None else CHOSEN
 ALIGNMENT = pyfftw.simd_alignment if pyfftw is not None else 64
+
+
+def backend(shape) -> str:
+    """The backend of transforms over the last two axes of ``shape`` in this process: "fftw"
+    when pyFFTW is loaded, else ``OPTICSIM_FFT``'s choice or, by default, :func:`rule`."""
+    if pyfftw is not None:
+        return "fftw"
+    return rule(VENDOR, shape) if CHOSEN == "auto" else CHOSEN
+
 
 # Below this many samples per transform one thread beats two, and FFTW's estimated plans are
 # as fast as timed ones.
@@ -240,13 +295,14 @@ def fft2(x: np.ndarray, *, inverse: bool = False, out: np.ndarray | None = None,
     elif out is not x and np.may_share_memory(x, out) and out.ctypes.data != x.ctypes.data:
         raise ValueError("out must be x itself or not overlap it")
     inplace = out is x or (np.may_share_memory(x, out) and out.ctypes.data == x.ctypes.data)
-    if pyfftw is None:
-        transform = scipy.fft.ifft2 if inverse else scipy.fft.fft2
-        norm = "forward" if inverse else "backward"
-        result = transform(x, axes=(-2, -1), norm=norm, overwrite_x=inplace,
-                           workers=workers or threads())
-        if not np.may_share_memory(result, out):      # pocketfft works in x when it may
-            out[...] = result
+    chosen = backend(x.shape)
+    if chosen != "fftw":
+        if inplace and _prunable(x, rows):
+            band = x[..., int(rows[0]):int(rows[1]), :]
+            _transform(chosen, band, band, (-1,), inverse, workers)
+            _transform(chosen, x, x, (-2,), inverse, workers)
+        else:
+            _transform(chosen, x, out, (-2, -1), inverse, workers)
         return out
     if not (is_aligned(x) and is_aligned(out)):
         work = empty(x.shape, x.dtype)
@@ -295,8 +351,17 @@ def real_fft2(x: np.ndarray, out: np.ndarray, *, rows: tuple[int, int] | None = 
                          f"and dtype {dtype}")
     if np.may_share_memory(x, out):
         raise ValueError("out must not overlap x")
-    if pyfftw is None:
-        out[...] = scipy.fft.rfft2(x, axes=(-2, -1), workers=workers or threads())
+    chosen = backend(x.shape)
+    if chosen != "fftw":
+        if _prunable(x, rows):
+            start, stop = int(rows[0]), int(rows[1])
+            _transform(chosen, x[..., start:stop, :], out[..., start:stop, :], (-1,), False,
+                       workers, real=True)
+            out[..., :start, :] = 0                 # rows of zeros transform to zeros
+            out[..., stop:, :] = 0
+            _transform(chosen, out, out, (-2,), False, workers)
+        else:
+            _transform(chosen, x, out, (-2, -1), False, workers, real=True)
         return out
     if not (is_aligned(x) and is_aligned(out)):
         work = empty(x.shape, x.dtype)
@@ -317,6 +382,29 @@ def real_fft2(x: np.ndarray, out: np.ndarray, *, rows: tuple[int, int] | None = 
         return out
     _execute(_PLANS.get(x.shape, dtype, False, False, True, threads=workers, real=True), x, out)
     return out
+
+
+def _transform(chosen: str, x: np.ndarray, out: np.ndarray, axes: tuple, inverse: bool,
+               workers: int | None, real: bool = False) -> None:
+    """The unnormalised transform of ``x`` over ``axes`` into ``out`` (which may be ``x``) by
+    pocketfft (``scipy``, on ``workers`` threads, default :func:`plan_threads`: a second
+    thread cost 20–35 µs a call below 128² here) or MKL (``torch``,
+    on torch's threads: its numbers do not depend on them); ``real``: the half spectrum of a
+    real ``x``, the last of ``axes`` halved."""
+    if chosen == "torch":
+        import torch
+
+        source, target = torch.from_numpy(x), torch.from_numpy(out)
+        if real:
+            torch.fft.rfftn(source, dim=axes, out=target)
+        elif inverse:
+            torch.fft.ifftn(source, dim=axes, norm="forward", out=target)
+        else:
+            torch.fft.fftn(source, dim=axes, out=target)
+        return
+    # unnormalised (inorm 0), into out, which may be x
+    (_pocketfft.r2c if real else _pocketfft.c2c)(x, axes, not inverse, 0, out,
+                                                 workers or plan_threads(x.shape))
 
 
 def _prunable(x: np.ndarray, rows) -> bool:

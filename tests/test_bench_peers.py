@@ -39,3 +39,12 @@ def test_agreement_tells_a_blurred_frame_from_the_image():
     assert bench._agreement(image[::-1, ::-1] ** 2, image) == pytest.approx(1.0)
     blurred = (image ** 2 + np.roll(image ** 2, 1, 0) + np.roll(image ** 2, 1, 1)) / 3
     assert bench._agreement(blurred, image) < 0.9
+
+
+def test_cpu_clock_is_refused_on_more_than_one_cpu(monkeypatch, capsys):
+    """This thread's CPU time counts one thread only: the bench refuses it on several CPUs."""
+    bench = _bench_module()
+    monkeypatch.setattr(bench.fft, "threads", lambda: 2)
+    with pytest.raises(SystemExit):
+        bench.main(["--quick", "--sizes", "16", "--peers", "--clock", "cpu"])
+    assert "--clock cpu counts one thread" in capsys.readouterr().err

@@ -77,10 +77,12 @@ def test_quick_bench_times_the_hardware_stages(quick_run):
                 "exact_poisson_fraction"} <= row.keys()
         assert set(row["stages_ms"]) == {"input_slm", "fourier_slm", "camera", "ffts", "other"}
         assert row["ideal_ms"] > 0 and 0 <= row["exact_poisson_fraction"] <= 1
+        assert row["ratio_pair"] == pytest.approx(row["engine_ms"] / row["pair_ms"])
     assert rows["hardware_frame"]["target"] is None        # 2.5 applies at N = 1024 only
     assert rows["hardware_batch"]["target"] == 2.5         # the batch always has the target
     assert written["targets"]["hardware_frame"] == {"ratio": 2.5, "n": 1024}
-    assert "x ideal" in printed and printed.count("hardware_batch") == 2
+    assert "x ideal" in printed and "x pair" in printed
+    assert printed.count("hardware_batch") == 2
 
 
 def test_quick_bench_compares_the_public_path_with_fourf_run(quick_run):
@@ -127,13 +129,25 @@ def test_fft_backend_bench_times_fftw_against_torch(tmp_path, monkeypatch):
     out = tmp_path / "fft.json"
     with contextlib.redirect_stdout(io.StringIO()):
         document = module.main(["--sizes", "16", "32", "--threads", "1", "--rounds", "1",
-                                "--out", str(out)])
+                                "--no-same", "--out", str(out)])
     assert torch.get_num_threads() == before
     assert json.loads(out.read_text()) == document
     assert [(row["n"], row["threads"]) for row in document["results"]] == [(16, 1), (32, 1)]
     assert all(row["fftw_ms"] > 0 and row["torch_ms"] > 0 and row["real_ms"] > 0
                and row["ratio_scipy"] == row["scipy_ms"] / row["fftw_ms"] > 0
-               and row["ratio_estimate"] > 0
+               and row["ratio_estimate"] > 0 and row["ratio_numpy"] > 0
                and row["relative_difference"] < 2 * fft_rounding(np.complex64, row["n"] ** 2)
                for row in document["results"])      # two complex64 FFTs of the same numbers
     assert document["spin_ms"] >= 0 and document["spin_count"] == str(module.fft.SPIN_COUNT)
+
+
+def test_fft_backend_bench_compares_numbers_in_fresh_processes(monkeypatch):
+    """The determinism table: pocketfft's numbers agree in three fresh processes at 2, 2 and
+    1 threads."""
+    monkeypatch.syspath_prepend(str(BENCH.parent))
+    spec = importlib.util.spec_from_file_location("bench_fft_backends",
+                                                  BENCH.parent / "bench_fft_backends.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "SAME_BACKENDS", ("scipy",))
+    assert module.same_numbers([16, 24]) == {"scipy": {16: "yes", 24: "yes"}}

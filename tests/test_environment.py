@@ -26,7 +26,7 @@ def test_the_record_names_versions_cpu_threads_and_libraries():
     assert record["cpu"]["numba_target"]
     assert record["threads"] == {"torch": torch.get_num_threads(),
                                  "numba": numba.config.NUMBA_NUM_THREADS, "fft": fft.threads()}
-    assert record["fft"]["backend"] == fft.BACKEND
+    assert record["fft"] == {"backend": fft.BACKEND, "vendor": fft.VENDOR}
     assert record["torch"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert record["torch"]["blas"]                                 # built in, e.g. "mkl"
     assert {"blas", "openmp"} <= {library["api"] for library in record["libraries"]}

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import scipy.fft
 
 from opticsim import Field, FourF, Laser, Lens, _kernels, fft
 from opticsim.propagate import lens_ft
@@ -31,13 +32,15 @@ def _expected(x, inverse):
     return np.fft.ifft2(x) * n if inverse else np.fft.fft2(x)
 
 
-@pytest.fixture(params=["pyfftw", "scipy"])
+@pytest.fixture(params=["pyfftw", "scipy", "torch"])
 def backend(request, monkeypatch):
-    """Run a test on scipy.fft (the default) and on pyFFTW's timed plans (OPTICSIM_FFT=fftw)."""
-    if request.param == "scipy":
-        monkeypatch.setattr(fft, "pyfftw", None)
-    else:
+    """Run a test on each backend OPTICSIM_FFT may name: scipy.fft, torch.fft (MKL) and
+    pyFFTW's timed plans (fftw)."""
+    if request.param == "pyfftw":
         monkeypatch.setattr(fft, "pyfftw", pytest.importorskip("pyfftw"))
+    else:
+        monkeypatch.setattr(fft, "pyfftw", None)
+        monkeypatch.setattr(fft, "CHOSEN", request.param)
     return request.param
 
 
@@ -56,6 +59,25 @@ def test_fft2_matches_numpy_unnormalised(backend, dtype, shape, inverse):
     same = fft.fft2(x, inverse=inverse, out=x)
     assert same is x
     np.testing.assert_allclose(x, expected, **_tolerance(dtype, x, expected))
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_scipy_backend_gives_scipy_fft_numbers_bit_for_bit(dtype, monkeypatch):
+    """The scipy backend calls pocketfft's binding directly: the numbers of scipy.fft's own
+    fft2, ifft2 and rfft2, on one thread or two."""
+    monkeypatch.setattr(fft, "pyfftw", None)
+    monkeypatch.setattr(fft, "CHOSEN", "scipy")
+    rng = np.random.default_rng(9)
+    x = _complex(rng, (3, 40, 36), dtype)
+    real = np.ascontiguousarray(x.real)
+    for workers in (1, 2):
+        np.testing.assert_array_equal(fft.fft2(x, workers=workers),
+                                      scipy.fft.fft2(x, workers=workers))
+        np.testing.assert_array_equal(fft.fft2(x, inverse=True, workers=workers),
+                                      scipy.fft.ifft2(x, norm="forward", workers=workers))
+        half = fft.empty(fft.half_shape(real.shape), dtype)
+        np.testing.assert_array_equal(fft.real_fft2(real, half, workers=workers),
+                                      scipy.fft.rfft2(real, workers=workers))
 
 
 def test_fft2_misaligned_and_strided_inputs(backend):
@@ -232,11 +254,12 @@ def test_pyfftw_loads_with_a_short_spin_and_the_environment_is_left_as_it_was(us
 
 
 @pytest.mark.parametrize("value, expected", [
-    (None, "scipy"), ("scipy", "scipy"), ("fftw", "pyfftw"),
-    ("mkl", "OPTICSIM_FFT must be one of ('scipy', 'fftw'), got 'mkl'")])
-def test_the_backend_is_scipy_unless_fftw_is_asked_for(value, expected):
-    """The default is pocketfft (the same numbers in every process); OPTICSIM_FFT=fftw opts in
-    to pyFFTW's timed plans; another value is refused at import, naming the variable."""
+    (None, "auto"), ("scipy", "scipy"), ("torch", "torch"), ("fftw", "pyfftw"),
+    ("mkl", "OPTICSIM_FFT must be one of ('auto', 'scipy', 'torch', 'fftw'), got 'mkl'")])
+def test_the_backend_follows_the_rule_unless_one_is_asked_for(value, expected):
+    """By default the rule picks a deterministic backend per CPU and size; OPTICSIM_FFT names
+    one for every size (fftw: pyFFTW's timed plans); another value is refused at import,
+    naming the variable and the values it may take."""
     if value == "fftw":
         pytest.importorskip("pyfftw")
     env = {k: v for k, v in os.environ.items() if k != "OPTICSIM_FFT"}
@@ -246,3 +269,43 @@ def test_the_backend_is_scipy_unless_fftw_is_asked_for(value, expected):
                           env=env, capture_output=True, text=True)
     shown = done.stdout.strip() if done.returncode == 0 else done.stderr.strip().splitlines()[-1]
     assert shown.endswith(expected)
+
+
+@pytest.mark.parametrize("vendor, shape, expected", [
+    ("Mixed", (3, 2048, 2048), "torch"), ("Mixed", (2049, 2048), "scipy"),
+    ("Mixed", (96, 80), "torch"), ("AuthenticAMD", (256, 256), "scipy"),
+    ("AuthenticAMD", (4096, 4096), "scipy"), ("GenuineIntel", (512, 512), "scipy"),
+    ("unknown", (64, 64), fft.DEFAULT_BACKEND)])
+def test_the_rule_looks_up_the_backend_by_vendor_and_plane_size(vendor, shape, expected,
+                                                                  monkeypatch):
+    """The lookup walks a vendor's steps by plane size (a made-up vendor "Mixed" has MKL up to
+    2048² and pocketfft above); the shipped rows keep AMD and Intel on pocketfft."""
+    monkeypatch.setitem(fft.RULE, "Mixed", ((2048 * 2048, "torch"), (None, "scipy")))
+    assert fft.rule(vendor, shape) == expected
+
+
+def test_the_rule_is_what_fft2_runs_by_default(monkeypatch):
+    """With OPTICSIM_FFT unset, fft2 runs the backend the rule names for this CPU and shape:
+    bit for bit the same numbers as that backend asked for by name, not the other's."""
+    rng = np.random.default_rng(5)
+    x = _complex(rng, (2, 48, 40), np.complex64)
+    monkeypatch.setattr(fft, "pyfftw", None)
+    named = {}
+    for chosen in ("scipy", "torch"):
+        monkeypatch.setattr(fft, "CHOSEN", chosen)
+        named[chosen] = fft.fft2(x).copy()
+    assert not np.array_equal(named["scipy"], named["torch"])
+    monkeypatch.setattr(fft, "CHOSEN", "auto")
+    monkeypatch.setitem(fft.RULE, "Mixed", ((None, "torch"),))
+    for vendor in ("Mixed", "GenuineIntel", "AuthenticAMD"):
+        monkeypatch.setattr(fft, "VENDOR", vendor)
+        np.testing.assert_array_equal(fft.fft2(x), named[fft.rule(vendor, x.shape)])
+
+
+def test_cpu_vendor_reads_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Xeon\n")
+    assert fft.cpu_vendor(cpuinfo) == "GenuineIntel"
+    cpuinfo.write_text("processor\t: 0\nBogoMIPS\t: 50.00\n")                # Arm
+    assert fft.cpu_vendor(cpuinfo) == "unknown"
+    assert fft.cpu_vendor(tmp_path / "missing") == "unknown"

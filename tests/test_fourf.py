@@ -92,6 +92,27 @@ def test_fused_run_equals_the_element_by_element_field(dtype, image_shape, mask_
         np.testing.assert_allclose(fused[2, 1], single, rtol=0, atol=rtol * reference.max())
 
 
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_dark_rows_of_the_images_are_left_out_of_the_first_transform(dtype, first_transform):
+    """Rows that are dark in every image (here 12 at the top, 1 at the bottom, of images
+    placed 4 rows down) are zero in the input field: the fused path transforms the others only,
+    and its frames are still the element-by-element field's."""
+    system = _system((48, 40), 9e-6, 0.12, 0.18, dtype)
+    rng = np.random.default_rng(23)
+    images = rng.random((3, 40, 24))
+    images[:, :12] = 0
+    images[:, 39] = 0
+    images[1, 12] = 0                       # dark in one image only: still transformed
+    stack, _ = system._images(images, None)
+    out = fft.empty((3, 48, 40), dtype)
+    assert system._encode(stack, out) == (4 + 12, 4 + 39)
+    mask = rng.random((48, 40)) * np.exp(2j * np.pi * rng.random((48, 40)))
+    fused = system.run(images, mask)
+    reference = system.field(images, mask).intensity
+    atol = 8 * fft_rounding(dtype, 48 * 40) * reference.max()   # as in the test above
+    np.testing.assert_allclose(fused, reference, rtol=0, atol=atol)
+
+
 @pytest.mark.parametrize("masks", [1, 3])
 def test_batch_of_small_frames_on_two_threads_equals_frame_by_frame(monkeypatch, masks):
     """Small frames run in chunks on every core with one-thread FFTs: 37 frames in chunks of

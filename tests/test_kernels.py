@@ -67,10 +67,15 @@ def test_encode_amplitude(dtype, offset):
     real = np.float32 if dtype == np.complex64 else np.float64
     images = (rng.random((2, 9, 11)) * 2 - 1).astype(real)
     illumination = _complex(rng, (15, 16), dtype)
+    images[:, :2] = 0                   # dark rows at the top of both images, one at the bottom
+    images[0, 8] = 0
     out = np.full((2, 15, 16), np.nan, dtype)
-    assert _kernels.encode_amplitude(images, illumination, *offset, out) == np.abs(images).max()
+    assert _kernels.encode_amplitude(images, illumination, *offset, out) == (
+        np.abs(images).max(), 2, 9)
     expected = _kernels.encode_amplitude_reference(images, illumination, *offset)
     np.testing.assert_allclose(out, expected, **_tolerance(dtype))
+    assert _kernels.encode_amplitude(np.zeros_like(images), illumination, *offset, out) == (
+        0, 9, 0)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -79,9 +84,9 @@ def test_encode_amplitude_flags_non_finite_samples(bad):
     images[2, 7, 0] = bad
     out = np.empty((3, 64, 64), np.complex64)
     illumination = np.ones((64, 64), np.complex64)
-    assert np.isnan(_kernels.encode_amplitude(images, illumination, 10, 20, out))
+    assert np.isnan(_kernels.encode_amplitude(images, illumination, 10, 20, out)[0])
     images[2, 7, 0] = -0.5
-    assert _kernels.encode_amplitude(images, illumination, 10, 20, out) == 0.5
+    assert _kernels.encode_amplitude(images, illumination, 10, 20, out)[0] == 0.5
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

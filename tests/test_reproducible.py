@@ -1,7 +1,7 @@
-"""Same inputs and seed, same frames, bit for bit, in every process: fresh interpreters on the
-default FFT backend, at two threads and at one, give identical
-``FourF.run`` frames, on the complex path, the real-input path (from 512²) and through a
-camera's noise."""
+"""Same inputs and seed, same frames, bit for bit, in every process: fresh interpreters at two
+threads and at one give identical ``FourF.run`` frames, on the complex path, the real-input path
+(from 512²) and through a camera's noise, on the backend the FFT rule picks on this machine and
+on each deterministic backend ``OPTICSIM_FFT`` may name."""
 
 import hashlib
 import os
@@ -33,35 +33,49 @@ FRAMES = r"""if True:
                      fourier_slm=SLM((512, 512), fourier_pitch, mode="phase", bits=8,
                                      crosstalk=0.5),
                      camera=Camera((96, 96), 8e-6, exposure=2e-6, read_noise=2.0))
-    print(fft.plan_threads((512, 512)),
-          digest(ideal.run(images, ideal.mask_from_kernel(kernel))),
-          digest(hardware.run(images, hardware.mask_from_kernel(kernel), rng=3)))
+    print(fft.plan_threads((512, 512)))
+    for chosen in ("auto", "scipy", "torch"):      # what OPTICSIM_FFT would choose at import
+        fft.CHOSEN = chosen
+        print(chosen, fft.backend(ideal.shape), fft.backend(hardware.shape),
+              digest(ideal.run(images, ideal.mask_from_kernel(kernel))),
+              digest(hardware.run(images, hardware.mask_from_kernel(kernel), rng=3)))
 """
 
 
-def _frames(threads: str) -> tuple[str, ...]:
-    done = subprocess.run([sys.executable, "-c", FRAMES, threads], check=True,
+def _frames(threads: str) -> tuple[int, dict]:
+    """The FFT threads of a fresh process and, per OPTICSIM_FFT value, the backends of the
+    two systems and the digests of their frames."""
+    env = {k: v for k, v in os.environ.items() if k != "OPTICSIM_FFT"}
+    done = subprocess.run([sys.executable, "-c", FRAMES, threads], check=True, env=env,
                           capture_output=True, text=True, timeout=300)
-    return tuple(done.stdout.split())
+    lines = done.stdout.split("\n")
+    return int(lines[0]), {line.split()[0]: tuple(line.split()[1:]) for line in lines[1:4]}
 
 
 def test_three_fresh_processes_give_bit_identical_frames():
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs two CPUs to compare a threaded process with a single-threaded one")
     runs = [_frames(threads) for threads in ("all", "all", "1")]
-    assert int(runs[0][0]) >= 2 and runs[2][0] == "1"         # threaded, and not
-    assert runs[0][1:] == runs[1][1:] == runs[2][1:], runs
+    assert runs[0][0] >= 2 and runs[2][0] == 1               # threaded, and not
+    assert runs[0][1] == runs[1][1] == runs[2][1], runs
+    frames = runs[0][1]
+    assert frames["scipy"][2:] != frames["torch"][2:]           # the backends round differently
+    picked = frames["auto"][:2]                                 # the rule's, system by system
+    assert frames["auto"][2:] == (frames[picked[0]][2], frames[picked[1]][3])
 
 
-@pytest.mark.parametrize("backend", ["scipy", "pyfftw"])
+@pytest.mark.parametrize("backend", ["scipy", "torch", "pyfftw"])
 def test_frames_do_not_depend_on_where_an_array_lies(backend, monkeypatch):
     """A transform gives the same numbers wherever its array lies: FFTW's codelets for
     unaligned memory round differently from the SIMD ones, so with FFTW an array that does not
     start on a SIMD boundary is transformed in an aligned copy."""
     from opticsim import fft
 
-    monkeypatch.setattr(fft, "pyfftw", None if backend == "scipy"
-                        else pytest.importorskip("pyfftw"))
+    if backend == "pyfftw":
+        monkeypatch.setattr(fft, "pyfftw", pytest.importorskip("pyfftw"))
+    else:
+        monkeypatch.setattr(fft, "pyfftw", None)
+        monkeypatch.setattr(fft, "CHOSEN", backend)
 
     rng = np.random.default_rng(1)
     values = (rng.standard_normal((2, 64, 48)) + 1j * rng.standard_normal((2, 64, 48)))

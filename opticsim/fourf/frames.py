@@ -19,9 +19,10 @@ _CHUNK_BYTES = 4 << 20
 _FRAME_PARALLEL_SAMPLES = 256 * 256
 _CORE_CHUNK_BYTES = 1 << 20
 # From this many samples a frame, a real input field is encoded as real numbers and transformed
-# by the half-size real FFT (fft.real_fft2); below it, FourF.run timed no faster that way here
-# (the filter's rebuilt half costs what the smaller transform saves).
-_HALF_SPECTRUM_SAMPLES = 512 * 512
+# by the half-size real FFT (fft.real_fft2): on pocketfft FourF.run of a 256² frame took
+# 0.83–0.94× the time of the complex path here (on FFTW's timed plans, not faster below 512²: the
+# filter's rebuilt half costs what the smaller transform saves).
+_HALF_SPECTRUM_SAMPLES = 256 * 256
 
 
 def output_phase(fourf, dtype=np.complex128) -> np.ndarray | None:
@@ -79,7 +80,10 @@ class Frames:
         """Irradiance ``(B, D, ny, nx)`` (W/m²) in the output plane for ``(B, H, W)`` images
         through ``(D, ny, nx)`` Fourier transmittances: two FFTs and three fused passes, a few
         frames at a time so that their samples stay in cache from one pass to the next."""
-        stack, _ = self._images(images, None)
+        return self._irradiance(self._images(images, None)[0], displays)
+
+    def _irradiance(self, stack: np.ndarray, displays) -> np.ndarray:
+        """:meth:`irradiance` of an image stack that :meth:`_images` has checked."""
         if not self.fourier_by_fft:
             return self._propagate(stack, displays).intensity
         ny, nx = self.shape
@@ -183,7 +187,7 @@ class Frames:
             if self.camera is not None and self.camera.rotation:
                 frames = self._camera_view(stack, displays)
             else:
-                frames = self.irradiance(stack, displays)
+                frames = self._irradiance(stack, displays)
             if self.camera is not None:
                 frames = self.camera._capture_trusted(frames, self.output_pitch,
                                                       self.wavelength, exposure, rng)

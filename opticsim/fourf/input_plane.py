@@ -72,7 +72,7 @@ class InputPlane:
         illumination = self._illumination if out.dtype.kind == "c" else self._real_illumination
         if self.input_slm is None:
             offset = place_centred(stack.shape[-2:], self.shape)
-            peak = _kernels.encode_amplitude(stack, illumination, *offset, out)
+            peak, first, stop = _kernels.encode_amplitude(stack, illumination, *offset, out)
             if math.isnan(peak):
                 raise ValueError("images contain NaN or infinite samples")
             if peak > 1:
@@ -80,7 +80,7 @@ class InputPlane:
                     f"images must be amplitude transmittances in [-1, 1] without an input_slm "
                     f"(a passive modulator transmits at most 1), got |t| up to {peak:g}; scale "
                     "8-bit images by 1/255, or model the panel with an input_slm")
-            return offset[0], offset[0] + stack.shape[-2]
+            return offset[0] + first, offset[0] + stop      # rows of zeros stay dark
         self.input_slm.encode(stack, illumination, self.pitch, self.wavelength, out=out)
         return None if self.input_slm.moved else self._lit_rows(stack.shape[-2])
 
