@@ -34,8 +34,7 @@ from pathlib import Path
 from kd.data import load
 from kd.evaluate import accuracy_record, classifier_accuracy, student_on_hardware
 from kd.hardware import Bench, fine_tune, prepare
-from kd.models import SCLCStudent
-from kd.train import restore
+from kd.train import restore_student
 from opticsim import sweep
 from opticsim.cli import run_script
 from opticsim.files import check_targets, write_atomic
@@ -68,9 +67,7 @@ def main(argv=None) -> int:
     train, test = load("cluttered", "train"), load("cluttered", "test")
     if args.test_images is not None:
         test = test.subset(args.test_images)
-    student, _ = restore(args.checkpoint, 1, len(test.classes))
-    if not isinstance(student, SCLCStudent):
-        raise ValueError(f"{args.checkpoint} is not an optical student's checkpoint")
+    student = restore_student(args.checkpoint, 1, len(test.classes))
     bench, n = Bench(), len(test)
     calibration = train.images[:args.calibration_images]
     tune_images = train.subset(args.finetune_images)
