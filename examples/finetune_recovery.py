@@ -81,9 +81,9 @@ def main(argv=None) -> int:
         setup = prepare(bench, student, calibration, changes)
         before = student_on_hardware(student, *setup, test.images, test.labels,
                                      seed=args.seed)["accuracy"]
-        tuned, history = fine_tune(student, *setup,
-                                   tune_images.images, tune_images.labels, epochs=args.epochs,
-                                   lr=args.lr, adapt=not args.no_adapt, validation=(held_out.images, held_out.labels),
+        tuned, history = fine_tune(student, *setup, tune_images.images, tune_images.labels,
+                                   epochs=args.epochs, lr=args.lr, adapt=not args.no_adapt,
+                                   validation=(held_out.images, held_out.labels),
                                    seed=args.seed, progress=False)
         after = student_on_hardware(tuned, *setup, test.images, test.labels,
                                     seed=args.seed)["accuracy"]
