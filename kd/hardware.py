@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy.fft import next_fast_len
+from torch.optim.swa_utils import update_bn
 from tqdm import tqdm
 
 from opticsim import SLM, FourF, Lens, checks, presets
@@ -236,45 +237,110 @@ def classify_frames(student: SCLCStudent, frames, calibration: Calibration,
     return torch.cat(outputs)
 
 
+def bench_frames(student: SCLCStudent, layer: Optical4fConv, calibration: Calibration,
+                 images: torch.Tensor, phases: torch.Tensor,
+                 batch_size: int = 64) -> list[torch.Tensor]:
+    """The calibrated camera frames (the back end's input, in the student's units) of
+    ``images`` through ``layer`` showing ``phases`` (:func:`student_phases`), ``batch_size``
+    images a batch, without gradients: what the back end sees on the bench."""
+    with torch.no_grad():
+        return [calibration.apply(layer(batch, values=phases))
+                for batch in images.split(batch_size)]
+
+
+def adapt_normalisation(student: SCLCStudent, frames) -> None:
+    """Re-estimate, in place, the running statistics of the back end's BatchNorm from the
+    bench's calibrated ``frames`` (an iterable of ``(B, C, h, w)`` batches,
+    :func:`bench_frames`): the mean and variance over every frame, as
+    :func:`torch.optim.swa_utils.update_bn` computes them (AdaBN, Li et al., arXiv
+    1603.04779, 2016). The back end's first layer normalises each camera channel, so this
+    absorbs any per-channel affine error of the calibration (gain > 0) and the shift of the
+    frames' distribution that the bench's errors cause (fringing, quantisation)."""
+    update_bn(frames, student.backend)
+
+
+def _classified(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    return float((logits.argmax(1) == labels).double().mean())
+
+
 def fine_tune(student: SCLCStudent, fourf: FourF, calibration: Calibration, images, labels, *,
               teacher_logits=None, temperature: float = TEMPERATURE, alpha: float = ALPHA,
-              epochs: int = 1, batch_size: int = 32, lr: float = 1e-4, seed: int = 0,
+              epochs: int = 1, batch_size: int = 32, lr: float = 1e-4, adapt: bool = True,
+              validation=None, validate_every: int = 8, seed: int = 0,
               progress: bool = True) -> tuple[SCLCStudent, dict]:
     """Hardware-aware fine-tuning: a copy of ``student`` trained through
     :class:`Optical4fConv` with ``hardware=True`` (quantised SLMs with straight-through
     gradients, fringing, camera shot and read noise, ADC), the displays re-encoded from the
     cascade at every step, with the KD loss against ``teacher_logits`` (labels alone when None).
 
+    With ``adapt`` the back end's BatchNorm statistics are first re-estimated on the bench's
+    calibrated frames of ``images`` (:func:`adapt_normalisation`) and then held: the back end
+    was normalised for the ideal signal, and a damaged bench shifts its frames far from it
+    (at 1.2 px fringing the calibrated frames differ from the ideal signal by more than the
+    signal, and seed 0's first loss was 5.9 with the learnt statistics, 2.3 after
+    re-estimating them; ``examples/finetune_recovery.py`` with and without ``--no-adapt``).
+    Without ``adapt`` the statistics are those the back end learnt.
+
     The tuned student is a system with the bench ``fourf`` and the ``calibration`` it was
     tuned through, and is scored with them (:func:`kd.evaluate.student_on_hardware`), not
     re-exposed and recalibrated: the displays are scaled to peak modulus 1 at every step, so
     the camera's DN per unit of the cascade's ideal signal drift as the cascade changes, and
-    the back end learns the map it was tuned through; a calibration refitted to the tuned
-    cascade's ideal signal undoes that. The back end's BatchNorm keeps its statistics.
-    Returns the tuned copy and its history per step: ``loss``, ``saturation`` (fraction of
-    frame pixels at the camera's full well or top code) and ``calibration_residual``
-    (relative RMS of the calibrated frames against the tuned cascade's ideal signal).
+    the back end learns the map it was tuned through.
+
+    ``validation``: optional ``(images, labels)`` held out from tuning, classified through
+    the differentiable bench in eval mode (quantised, noise-free) before the first step (after
+    the adaptation) and after every ``validate_every`` steps and the last; it draws no random
+    numbers, so the tuning is the same with or without it.
+
+    Returns the tuned copy and its history: per step ``loss``, ``accuracy`` (of the step's
+    batch, dropout on), ``saturation`` (fraction of frame pixels at the camera's full well or
+    top code) and ``calibration_residual`` (relative RMS of the calibrated frames against the
+    tuned cascade's ideal signal); with ``validation``, ``validation_step`` (steps taken) and
+    ``validation_accuracy``.
     """
+    validate_every = checks.integer("validate_every", validate_every, 1)
     tuned = copy.deepcopy(student)
     images = torch.as_tensor(np.asarray(images))
     labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     layer = optical_layer(tuned, fourf, tuple(images.shape[-2:]), hardware=True,
                           seed=seed).train()
     layout = layer.layout(tuple(images.shape[-2:]))
+    if adapt:
+        adapt_normalisation(tuned, bench_frames(tuned, layer, calibration, images,
+                                                student_phases(tuned, fourf, layout)))
     camera = fourf.camera
     saturated = min(camera.max_level, camera.offset + camera.gain * camera.full_well) - 0.5
     optimiser = torch.optim.Adam(tuned.parameters(), lr=lr)
     order = torch.Generator().manual_seed(seed)
-    history = {"loss": [], "saturation": [], "calibration_residual": []}
+    history = {"loss": [], "accuracy": [], "saturation": [], "calibration_residual": []}
+    if validation is not None:
+        held_out = (torch.as_tensor(np.asarray(validation[0])),
+                    torch.as_tensor(np.asarray(validation[1]), dtype=torch.long))
+        history.update(validation_step=[], validation_accuracy=[])
+
+    def validate(step: int) -> None:
+        if validation is None:
+            return
+        tuned.eval()
+        layer.eval()
+        frames = bench_frames(tuned, layer, calibration, held_out[0],
+                              student_phases(tuned, fourf, layout))
+        with torch.no_grad():
+            logits = torch.cat([tuned.backend(batch) for batch in frames])
+        history["validation_step"].append(step)
+        history["validation_accuracy"].append(_classified(logits, held_out[1]))
+        layer.train()
+
     steps = epochs * math.ceil(len(images) / batch_size)
-    tuned.train()
-    for module in tuned.modules():              # keep the normalisation the back end learnt
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-            module.eval()
+    validate(0)
     with tqdm(total=steps, disable=not progress, desc="fine-tune", unit="batch", leave=False,
               file=sys.stderr) as bar:
         for _ in range(epochs):
             for index in torch.randperm(len(images), generator=order).split(batch_size):
+                tuned.train()
+                for module in tuned.modules():      # keep the normalisation as it stands
+                    if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                        module.eval()
                 frames = layer(images[index], values=student_phases(tuned, fourf, layout))
                 measured = calibration.apply(frames)
                 logits = tuned.backend(measured)
@@ -286,8 +352,12 @@ def fine_tune(student: SCLCStudent, fourf: FourF, calibration: Calibration, imag
                 with torch.no_grad():
                     signal = tuned.camera_signal(images[index])
                     history["loss"].append(loss.item())
+                    history["accuracy"].append(_classified(logits, labels[index]))
                     history["saturation"].append(float((frames >= saturated).float().mean()))
                     history["calibration_residual"].append(
                         float((measured - signal).norm() / signal.norm()))
                 bar.update(1)
+                taken = len(history["loss"])
+                if taken % validate_every == 0 or taken == steps:
+                    validate(taken)
     return tuned.eval(), history

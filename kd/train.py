@@ -189,6 +189,16 @@ def restore(path, in_channels: int | None = None, classes: int | None = None
     return model.eval(), settings
 
 
+def restore_student(path, in_channels: int | None = None,
+                    classes: int | None = None) -> SCLCStudent:
+    """The optical student of a checkpoint (:func:`restore`); ``ValueError`` naming the file
+    when it holds another model."""
+    student, _ = restore(path, in_channels, classes)
+    if not isinstance(student, SCLCStudent):
+        raise ValueError(f"{path} is not an optical student's checkpoint")
+    return student
+
+
 # --- training --------------------------------------------------------------------------------
 
 def predict(model: torch.nn.Module, images, batch_size: int = 256, device="cpu") -> torch.Tensor:

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from kd.evaluate import classifier_accuracy, student_on_hardware
-from kd.hardware import (Bench, calibrate, engine_frames, expose, fine_tune, prepare,
-                         student_gray, student_phases)
+from kd.hardware import (Bench, bench_frames, calibrate, engine_frames, expose, fine_tune,
+                         optical_layer, prepare, student_gray, student_phases)
 from kd.models import SCLCStudent
 from opticsim.torch import double_phase
-from tolerances import fft_rounding
+from tolerances import eps, fft_rounding
 
 
 @pytest.fixture(scope="module")
@@ -79,25 +79,45 @@ def test_gray_levels_are_the_double_phase_of_the_collapsed_masks(setup):
     assert np.abs(np.angle(shown * np.exp(-1j * phases.numpy()))).max() <= step / 2 + 1e-6
 
 
-def test_fine_tuning_changes_the_optics_but_not_the_normalisation(setup):
+def test_fine_tuning_adapts_the_normalisation_to_the_bench(setup):
     student, images, fourf = setup
     calibration = calibrate(student, fourf, images[:8])
     labels = np.arange(len(images)) % 3
     tuned, history = fine_tune(student, fourf, calibration, images, labels, batch_size=8,
-                               lr=1e-3, progress=False)
-    assert set(history) == {"loss", "saturation", "calibration_residual"}
-    assert all(len(values) == 3 and np.isfinite(values).all() for values in history.values())
+                               lr=1e-3, validation=(images[:6], labels[:6]), validate_every=2,
+                               progress=False)
+    assert all(len(history[key]) == 3 and np.isfinite(history[key]).all()
+               for key in ("loss", "accuracy", "saturation", "calibration_residual"))
+    assert history["validation_step"] == [0, 2, 3]
     before, after = student.state_dict(), tuned.state_dict()
     assert not torch.equal(before["cascade.weights.0"], after["cascade.weights.0"])
-    for name in before:
+    # the statistics are the bench's calibrated frames' (same layer seed: the same noise)
+    layer = optical_layer(student, fourf, (24, 24), hardware=True).train()
+    phases = student_phases(student, fourf, layer.layout((24, 24)))
+    frames = torch.cat(bench_frames(student, layer, calibration, torch.as_tensor(images),
+                                    phases))
+    normalisation = tuned.backend.layers[0]
+    # float32 sums of 24·28² samples in batches: rounding ε·(samples per channel)
+    tolerance = eps(torch.float32) * frames[:, 0].numel()
+    torch.testing.assert_close(normalisation.running_mean, frames.mean(dim=(0, 2, 3)),
+                               rtol=tolerance, atol=0)
+    torch.testing.assert_close(normalisation.running_var, frames.var(dim=(0, 2, 3)),
+                               rtol=tolerance, atol=0)
+    assert not torch.allclose(normalisation.running_mean, before["backend.layers.0.running_mean"])
+    kept, _ = fine_tune(student, fourf, calibration, images, labels, batch_size=8, lr=1e-3,
+                        adapt=False, progress=False)
+    for name, value in kept.state_dict().items():
         if "running" in name:
-            assert torch.equal(before[name], after[name]), name
+            assert torch.equal(before[name], value), name
 
 
-def test_fine_tuning_recovers_what_a_one_bit_fourier_slm_costs():
+def test_fine_tuning_recovers_half_of_what_strong_fringing_costs():
     # Three classes of stripes (rows, columns, diagonals of period 4 px) that a tiny student
-    # learns perfectly; a 1-bit Fourier SLM costs it accuracy on the bench; fine-tuning with the bench in the loop, scored on the bench and
-    # calibration it was tuned through, must win some of it back on its training images.
+    # learns perfectly; 2 px fringing on the Fourier SLM smooths its double-phase masks and
+    # leaves it near chance on the bench. Fine-tuning with the bench in the loop, scored on the
+    # bench and calibration it was tuned through, must win back at least half of that on its
+    # training images (the issue's target). Without re-estimating the back end's
+    # normalisation on the bench's frames it won back a fifth.
     rng = np.random.default_rng(0)
     labels = np.arange(48) % 3
     y, x = np.mgrid[:16, :16]
@@ -116,13 +136,13 @@ def test_fine_tuning_recovers_what_a_one_bit_fourier_slm_costs():
         optimiser.step()
     student.eval()
     assert classifier_accuracy(student, images, labels) == 1.0
-    setup = prepare(Bench(), student, images, {"fourier_slm.bits": 1})
+    setup = prepare(Bench(), student, images, {"fourier_slm.crosstalk": 2.0})
     before = student_on_hardware(student, *setup, images, labels, seed=1)["accuracy"]
     torch.manual_seed(0)                        # the back end's dropout
-    tuned, _ = fine_tune(student, *setup, images, labels, epochs=16, batch_size=16, lr=3e-3,
+    tuned, _ = fine_tune(student, *setup, images, labels, epochs=8, batch_size=16, lr=3e-3,
                          progress=False)
     after = student_on_hardware(tuned, *setup, images, labels, seed=1)["accuracy"]
-    assert before < 0.8 and after > before
+    assert before < 0.5 and after - before >= (1 - before) / 2
 
 
 def test_bench_refuses_unknown_or_unsuitable_devices():

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import kd.train
-from kd.train import Settings, fit, load_checkpoint, predict, restore
+from kd.models import SCLCStudent
+from kd.train import Settings, fit, load_checkpoint, predict, restore, restore_student
 
 SETTINGS = Settings(model="student", channels=(2, 3), spectral_kernel_size=3, hidden=(8,),
                     epochs=3, batch_size=8, seed=5)
@@ -90,6 +91,12 @@ def test_checkpoints_refuse_what_they_cannot_be(data, tmp_path):
     model, settings = restore(path, 1, 3)
     assert restore(path)[0].backend.layers[-1].out_features == 3     # read from the weights
     assert settings == SETTINGS and not model.training
+    assert isinstance(restore_student(path, 1, 3), SCLCStudent)
+    teacher = tmp_path / "teacher.pt"
+    fit(Settings(model="teacher", channels=(2,), hidden=(8,), epochs=1, batch_size=20),
+        images, labels, checkpoint=teacher, progress=False)
+    with pytest.raises(ValueError, match="teacher.pt is not an optical student"):
+        restore_student(teacher)
     assert path.read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
