@@ -65,13 +65,9 @@ def run(args, argv) -> int:
     images = test.images[:count]
     if args.checkpoint is not None:
         from kd.evaluate import HardwareAccuracy
-        from kd.models import SCLCStudent
-        from kd.train import restore
+        from kd.train import restore_student
 
-        student, _ = restore(args.checkpoint, test.images.shape[1], len(test.classes))
-        if not isinstance(student, SCLCStudent):
-            raise ValueError(f"{args.checkpoint} is not an optical student's checkpoint; a "
-                             f"sweep scores a student on the bench")
+        student = restore_student(args.checkpoint, test.images.shape[1], len(test.classes))
         train = load(args.dataset, "train", seed=args.data_seed, root=args.data_root,
                      size=args.image_size)
         calibration = train.images[:args.calibration_images]
