@@ -28,7 +28,6 @@ range" that no size measured does.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -44,7 +43,8 @@ from opticsim import sweep
 from opticsim.environment import environment
 from opticsim.files import check_folder, write_files
 
-from .evaluate import accuracy_record, accuracy_text, classifier_accuracy, student_on_hardware
+from .evaluate import (accuracy_record, accuracy_text, classifier_accuracy, student_on_hardware,
+                       weights_digest)
 from .hardware import Bench, calibrate, exposed, fine_tune
 from .models import SCLCStudent
 
@@ -123,8 +123,10 @@ def choose(names: Sequence[str] | None = None,
     for name in names:
         values = [value.item() if isinstance(value, np.generic) else value
                   for value in sizes.get(name, IMPERFECTIONS[name].sizes)]
-        if not values or len({repr(float(v)) if isinstance(v, (int, float)) else repr(v)
-                              for v in values}) != len(values):
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise ValueError(f"sizes of {name} must be numbers in the unit of "
+                             f"{IMPERFECTIONS[name].field}, got {values}")
+        if not values or len({float(v) for v in values}) != len(values):
             raise ValueError(f"sizes of {name} must be distinct values, got {values}")
         chosen[name] = tuple(IMPERFECTIONS[name].ordered(values))
     return chosen
@@ -140,7 +142,7 @@ def check(base, chosen: Mapping[str, Sequence]) -> None:
                 sweep.apply(base, {field: value})
             except ValueError as error:
                 raise ValueError(f"imperfection {name} ({field}) cannot be {value!r}: "
-                                 f"{str(error).split(': ', 1)[-1]}") from None
+                                 f"{error}") from None
 
 
 # --- one point -------------------------------------------------------------------------------
@@ -149,9 +151,9 @@ def check(base, chosen: Mapping[str, Sequence]) -> None:
 class Robustness:
     """A sweep metric (:mod:`opticsim.sweep`): on each bench, exposed for the student with the
     ``bench``'s fill and calibrated on ``calibration_images``, the test accuracy of the
-    ``student`` (``naive``), of the student fine-tuned there on ``tune_images``/
-    ``tune_labels`` (``finetune``: :func:`kd.hardware.fine_tune` keywords such as ``epochs``;
-    ``teacher_logits`` of the tuning images for the KD loss, else labels alone) as
+    ``student`` (``naive``) on ``test`` (images, labels), of the student fine-tuned there on
+    ``tune`` (images, labels; ``finetune``: :func:`kd.hardware.fine_tune` keywords such as
+    ``epochs``; ``teacher_logits`` of the tuning images for the KD loss, else labels alone) as
     ``finetuned``, and ``kept`` (1 when the tuned student does at least as well on the
     ``validation`` images, else 0). One noise and fine-tuning seed per repeat."""
 
@@ -170,14 +172,10 @@ class Robustness:
         "kept": "1 when the fine-tuned student does at least as well on validation, else 0"}
 
     def describe(self) -> dict:
-        weights = hashlib.sha256()
-        for name, tensor in sorted(self.student.state_dict().items()):
-            weights.update(name.encode())
-            weights.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         arrays = {"test": self.test, "calibration_images": self.calibration_images,
                   "tune": self.tune, "validation": self.validation,
                   "teacher_logits": self.teacher_logits}
-        return {"metric": "Robustness", "student": weights.hexdigest(),
+        return {"metric": "Robustness", "student": weights_digest(self.student),
                 "fill": self.bench.fill, "finetune": sweep.describe(dict(self.finetune or {})),
                 **{name: sweep.describe(value if value is None or isinstance(value, np.ndarray)
                                         else [np.asarray(v) for v in value])
@@ -367,11 +365,11 @@ def summary_markdown(results: dict) -> str:
         unit = info["unit"]
         rows = [row for row in results["rows"] if row["imperfection"] == name]
         last = rows[-1]
-        sizes = ", ".join(size_text(size, None) for size in info["sizes"])
+        sizes = ", ".join(size_text(size, unit) for size in info["sizes"])
         tolerance_ = results["tolerances"][name]
         lines.append(
             f"| {name} | `{info['field']}` | {size_text(results['base'][name], unit)} | "
-            f"{sizes} ({unit}) | {size_text(tolerance_['naive'], unit)} | "
+            f"{sizes} | {size_text(tolerance_['naive'], unit)} | "
             f"{size_text(tolerance_['deployed'], unit)} | {accuracy_text(last['naive'])} | "
             f"{accuracy_text(last['finetuned'])} ({last['kept']:.0%}) |")
     lines += ["", f"Command: `{results['command']}`" if results["command"] else ""]

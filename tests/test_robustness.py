@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -113,6 +114,7 @@ def test_a_study_writes_its_table_figures_and_summary_from_the_sweep(study):
     (["--imperfections", "slm-bits,warp"], "unknown imperfection 'warp'.*fringing"),
     (["--sizes", "slm-bits=4,0"], "slm-bits .fourier_slm.bits. cannot be 0.*bits"),
     (["--sizes", "aperture=-1e-3"], "aperture .lens2.diameter. cannot be -0.001"),
+    (["--sizes", "slm-bits=two"], "sizes of slm-bits must be numbers"),
 ])
 def test_bad_names_and_sizes_are_one_line_before_anything_runs(checkpoint, tmp_path, capsys,
                                                                 words, says):
@@ -121,7 +123,6 @@ def test_bad_names_and_sizes_are_one_line_before_anything_runs(checkpoint, tmp_p
                  *words, "--no-progress"]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.startswith("opticsim robustness: error:")
-    import re
     assert re.search(says, error), error
     assert not folder.exists()
 
