@@ -51,9 +51,11 @@ from .models import SCLCStudent
 #: Accuracy (fraction) an imperfection may cost before its size is the tolerance: 5 points.
 LOSS = 0.05
 #: The study's default fine-tuning images, validation images (the last of the training set)
-#: and epochs: about 25 s a point for the demo's student on two idle cores, 24 points.
+#: and epochs. From the demo's stage times on two idle cores (exposure and calibration on 256
+#: images 6.5 s, 450 test images 3.3 s, fine-tuning on 512 images 21 s) a point of the demo's
+#: student costs about 25 s, the 24 default points about 10–15 min.
 FINETUNE_IMAGES, VALIDATION_IMAGES, FINETUNE_EPOCHS = 256, 128, 1
-#: The files of a study, beside the sweep's folder :data:`POINTS`.
+# The files of a study: its table, results and summary, and the folder of its sweep.
 TABLE, RESULTS, SUMMARY, POINTS = "robustness.csv", "robustness.json", "summary.md", "points"
 
 
@@ -134,7 +136,7 @@ def choose(names: Sequence[str] | None = None,
 
 def check(base, chosen: Mapping[str, Sequence]) -> None:
     """``ValueError`` naming the imperfection and the element's allowed range for any size the
-    bench ``base`` (a :class:`FourF`) cannot take, before anything runs."""
+    bench ``base`` (a :class:`~opticsim.FourF`) cannot take, before anything runs."""
     for name, values in chosen.items():
         field = IMPERFECTIONS[name].field
         for value in values:
@@ -339,13 +341,15 @@ def _csv(rows: list[dict]) -> bytes:
 
 
 def size_text(size, unit: str | None) -> str:
-    """A size with its unit, SI-prefixed for the units the sweep's plots prefix."""
+    """A size to three significant digits with its unit, SI-prefixed (386 nW) for the units
+    the sweep's plots prefix (:data:`opticsim.sweep.PREFIXED`); a word as it is."""
     from matplotlib.ticker import EngFormatter
 
     if size is None or isinstance(size, str):
         return "none" if size is None else size
-    if unit in sweep.PREFIXED:
-        return EngFormatter(unit, places=2)(size).replace(".00 ", " ")
+    if unit in sweep.PREFIXED and size != 0:
+        power = min(max(math.floor(math.log10(abs(size)) / 3) * 3, -24), 24)
+        return f"{size / 10 ** power:.3g} {EngFormatter.ENG_PREFIXES[power]}{unit}"
     return f"{size:.3g} {unit}" if unit else f"{size:.3g}"
 
 

@@ -789,7 +789,7 @@ UNITS = {"wavelength": "m", "power": "W", "waist": "m", "focal_length": "m", "di
          "oversample": "samples per px", "frame_rate": "Hz", "exposure": "s",
          "qe": "e⁻ per photon", "gain": "DN/e⁻", "read_noise": "e⁻ RMS", "dark_current": "e⁻/s",
          "full_well": "e⁻", "offset": "DN", "prnu": "relative RMS", "dsnu": "e⁻ RMS"}
-# Units whose values are written with SI prefixes on the axis (10 µW rather than 1e-05).
+#: Units whose values are written with SI prefixes on the axis (10 µW rather than 1e-05).
 PREFIXED = ("m", "W", "s", "Hz")
 
 
