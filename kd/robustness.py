@@ -267,8 +267,9 @@ def run(student: SCLCStudent, bench: Bench, test, calibration_images, tune, vali
     ideal = accuracy_record(classifier_accuracy(student, test_images, test_labels), n)
     rows = table_rows(records, chosen, n)
     results = {"command": command, "ideal": ideal, "loss": LOSS, "test_images": n,
-               "bench": bench.to_dict(), "base": {name: sweep.value_of(as_exposed, IMPERFECTIONS[
-                   name].field) for name in chosen},
+               "bench": bench.to_dict(),
+               "base": {name: sweep.value_of(as_exposed, IMPERFECTIONS[name].field)
+                        for name in chosen},
                "imperfections": {name: {"field": IMPERFECTIONS[name].field,
                                         "unit": IMPERFECTIONS[name].unit,
                                         "means": IMPERFECTIONS[name].means,
@@ -291,7 +292,8 @@ def table_rows(records: list[dict], chosen: Mapping[str, Sequence], n: int) -> l
     the points in :func:`opticsim.sweep.points`' one-at-a-time order): each accuracy the mean
     over repeats with its 95 % Wilson interval on the ``n`` test images
     (:func:`kd.evaluate.accuracy_record`), ``kept`` the fraction of repeats whose fine-tuned
-    student passed the validation gate, ``deployed`` the accuracy of the students kept."""
+    student passed the validation gate, ``deployed`` the accuracy of the student the gate
+    deploys (the fine-tuned one where kept, else the naive one)."""
     by_point: dict[int, list[dict]] = {}
     for record in records:
         by_point.setdefault(record["point"], []).append(record)
