@@ -96,6 +96,16 @@ def student_on_hardware(student: SCLCStudent, fourf: FourF, calibration: Calibra
     return {"accuracy": accuracy(logits.numpy(), labels), "frames": frames}
 
 
+def weights_digest(model: torch.nn.Module) -> str:
+    """sha256 (hex) of ``model``'s state, its tensors by name: what identifies a trained model
+    in a sweep's settings."""
+    weights = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        weights.update(name.encode())
+        weights.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return weights.hexdigest()
+
+
 @dataclass(frozen=True, eq=False)
 class HardwareAccuracy:
     """A sweep metric (:mod:`opticsim.sweep`): the test accuracy of an optical ``student`` on
@@ -113,11 +123,7 @@ class HardwareAccuracy:
         "accuracy": "test accuracy on the bench (fraction of the images classified right)"}
 
     def describe(self) -> dict:
-        weights = hashlib.sha256()
-        for name, tensor in sorted(self.student.state_dict().items()):
-            weights.update(name.encode())
-            weights.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        return {"metric": "HardwareAccuracy", "student": weights.hexdigest(),
+        return {"metric": "HardwareAccuracy", "student": weights_digest(self.student),
                 "images": describe(np.asarray(self.images)),
                 "labels": describe(np.asarray(self.labels)),
                 "calibration_images": describe(np.asarray(self.calibration_images))}

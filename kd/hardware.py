@@ -132,16 +132,26 @@ def expose(bench: Bench, student: SCLCStudent, images, changes=None,
            progress: bool = False) -> FourF:
     """The bench's 4f with the laser attenuated so that the brightest pixel of ``images``
     ``(B, 1, H, W)`` collects ``bench.fill`` of the full well in ``bench.exposure``
-    (:meth:`FourF.exposed` with the student's quantised displays). ``changes``
+    (:func:`exposed`, with the student's quantised displays). ``changes``
     (``{field: value}`` as a sweep point names them, e.g. ``{"fourier_slm.crosstalk": 0.8}``)
     alter the bench's elements first (:func:`opticsim.sweep.apply`); ``progress``: a bar."""
-    image_shape, kernel_shape = images.shape[-2:], student.cascade.kernel_shape
-    fourf = bench.fourf(image_shape, kernel_shape, student.readout)
+    fourf = bench.fourf(images.shape[-2:], student.cascade.kernel_shape, student.readout)
     if changes:
         fourf = apply(fourf, changes)
+    return exposed(student, fourf, images, bench.fill, progress)
+
+
+def exposed(student: SCLCStudent, fourf: FourF, images, fill: float,
+            progress: bool = False) -> FourF:
+    """``fourf`` with its laser attenuated, as a lab's attenuator does, so that the brightest
+    pixel of ``images`` ``(B, 1, H, W)`` through the student's displays collects ``fill`` of
+    the full well (:meth:`FourF.exposed`). An attenuator cannot amplify: a laser too weak for
+    that keeps its power, and the camera collects fewer electrons (a short photon budget)."""
+    image_shape, kernel_shape = images.shape[-2:], student.cascade.kernel_shape
     layout = fourf.layout(1, student.cascade.out_channels, image_shape, kernel_shape)
-    return fourf.exposed(images, gray=student_gray(student, fourf, layout), layout=layout,
-                         fill=bench.fill, progress=progress)
+    attenuated = fourf.exposed(images, gray=student_gray(student, fourf, layout),
+                               layout=layout, fill=fill, progress=progress)
+    return attenuated if attenuated.laser.power <= fourf.laser.power else fourf
 
 
 # --- frames, calibration, evaluation ----------------------------------------------------------

@@ -790,8 +790,13 @@ UNITS = {"wavelength": "m", "power": "W", "waist": "m", "focal_length": "m", "di
          "qe": "e⁻ per photon", "gain": "DN/e⁻", "read_noise": "e⁻ RMS", "dark_current": "e⁻/s",
          "full_well": "e⁻", "offset": "DN", "prnu": "relative RMS", "dsnu": "e⁻ RMS",
          "shift_x": "m", "shift_y": "m", "rotation": "rad", "defocus": "m"}
-# Units whose values are written with SI prefixes on the axis (10 µW rather than 1e-05).
-_PREFIXED = ("m", "W", "s", "Hz")
+#: Units whose values are written with SI prefixes on the axis (10 µW rather than 1e-05).
+PREFIXED = ("m", "W", "s", "Hz")
+
+
+def unit_of(field: str) -> str | None:
+    """The unit of sweep field ``field`` (:data:`UNITS`), or None where it has none."""
+    return UNITS.get(_split(field)[1])
 
 
 def definitions(metric: Metric) -> dict[str, str]:
@@ -816,19 +821,18 @@ def plot_data(records: list[dict], field: str, metric: str, names: Sequence[str]
             all(_cell(r[k]) == _cell(base_values[k]) for k in others) for r in records):
         fixed = base_values
     series, xticks, xscale = [], None, "linear"
-    unit = UNITS.get(_split(field)[1])
+    unit = unit_of(field)
     for key, (x, mean, std) in list(summary(records, field, metric, names, fixed).items())[:8]:
         numeric = all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
                       for v in x)
         if not numeric:
-            prefixed = EngFormatter(unit) if unit in _PREFIXED else str
+            prefixed = EngFormatter(unit) if unit in PREFIXED else str
             xticks = [prefixed(v) if isinstance(v, (int, float)) else str(v) for v in x]
             x = list(range(len(x)))
         else:
             order = np.argsort(x, kind="stable")
             x, mean, std = [x[i] for i in order], mean[order], std[order]
-            if min(x) > 0 and max(x) / min(x) >= 100:
-                xscale = "log"
+            xscale = axis_scale(x)
         label = ", ".join(f"{k}={v}" for k, v in zip(others, key)) or None
         series.append((label, x, mean, std))
     values = np.concatenate([mean for _, _, mean, _ in series])
@@ -838,6 +842,25 @@ def plot_data(records: list[dict], field: str, metric: str, names: Sequence[str]
             "ylabel": f"{definition} (mean ± std over repeats)",
             "yscale": "log" if values.size and values.min() > 0
                       and values.max() / values.min() >= 30 else "linear"}
+
+
+def axis_scale(values: Sequence[float]) -> str:
+    """``"log"`` for positive ``values`` that span two decades or more, else ``"linear"``: the
+    scale of a plot's axis of field values."""
+    return "log" if min(values) > 0 and max(values) / min(values) >= 100 else "linear"
+
+
+def format_axis(axis, scale: str, unit: str | None) -> None:
+    """Ticks of a matplotlib ``axis`` of numeric field values on ``scale`` (from
+    :func:`axis_scale`): at most six on a linear axis, values in ``unit`` written with SI
+    prefixes (10 µW rather than 1e-05) for the units of :data:`PREFIXED`."""
+    from matplotlib.ticker import EngFormatter, MaxNLocator, NullFormatter
+
+    if scale == "linear":
+        axis.set_major_locator(MaxNLocator(nbins=6))
+    axis.set_minor_formatter(NullFormatter())
+    if unit in PREFIXED:
+        axis.set_major_formatter(EngFormatter(unit))
 
 
 def plot(records: list[dict], field: str, metric: str, names: Sequence[str],
@@ -850,7 +873,6 @@ def plot(records: list[dict], field: str, metric: str, names: Sequence[str],
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
-    from matplotlib.ticker import EngFormatter, MaxNLocator, NullFormatter
 
     shown = plot_data(records, field, metric, names, base_values, definition)
     figure = Figure(figsize=(5.5, 4), layout="constrained")
@@ -862,11 +884,7 @@ def plot(records: list[dict], field: str, metric: str, names: Sequence[str],
     if shown["xticks"] is not None:
         axis.set_xticks(range(len(shown["xticks"])), shown["xticks"], rotation=30, ha="right")
     else:
-        if shown["xscale"] == "linear":
-            axis.xaxis.set_major_locator(MaxNLocator(nbins=6))
-        axis.xaxis.set_minor_formatter(NullFormatter())
-        if shown["unit"] in _PREFIXED:
-            axis.xaxis.set_major_formatter(EngFormatter(shown["unit"]))
+        format_axis(axis.xaxis, shown["xscale"], shown["unit"])
     axis.set_xlabel(shown["xlabel"])
     axis.set_ylabel(textwrap.fill(shown["ylabel"], 45), fontsize=9)
     axis.grid(True, alpha=0.3)

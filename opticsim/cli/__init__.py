@@ -11,6 +11,9 @@
 - ``opticsim eval``: one checkpoint's test accuracy, and a student's on the hardware bench.
 - ``opticsim sweep``: a kernel's convolution error, or a student's accuracy, over a grid of
   the bench's element fields, on local processes or a Dask cluster (:mod:`opticsim.sweep`).
+- ``opticsim robustness``: a trained student's accuracy against the size of each hardware
+  imperfection, as it is and after hardware-aware fine-tuning, and each imperfection's
+  tolerance (:mod:`kd.robustness`), as a resumable sweep.
 - ``opticsim export``: the Fourier-SLM masks of a kd student checkpoint or a saved
   ``Optical4fConv`` state as gray-level files for a real panel (:mod:`opticsim.export`).
 - ``opticsim bench``: time, energy and FLOPs per image of the teacher, the digital student and
@@ -22,7 +25,8 @@ A list option takes its values comma- or space-separated, or both: ``--channels 
 and ``--channels 8 16 16`` are the same.
 
 Every user error is one line ``opticsim <command>: error: …`` and a non-zero exit code; Ctrl-C
-is one line (with the command that resumes a demo, train or sweep) and exit code 130.
+is one line (with the command that resumes a demo, train, sweep or robustness study) and exit
+code 130.
 
 Each subcommand is a module here with ``add_parser(commands)`` and ``run(args, argv)``.
 """
@@ -35,11 +39,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import __version__
-from . import bench, demo, evaluate, export, presets, sweep, train
+from . import bench, demo, evaluate, export, presets, robustness, sweep, train
 from .options import RUNS, Parser, check_counts, resume_command, run_folder, user_error
 
 #: The subcommands in the order ``opticsim --help`` lists them.
-COMMANDS = (demo, train, evaluate, sweep, export, bench, presets)
+COMMANDS = (demo, train, evaluate, sweep, robustness, export, bench, presets)
 
 
 def parser() -> argparse.ArgumentParser:

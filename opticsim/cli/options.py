@@ -1,6 +1,6 @@
 """What the ``opticsim`` subcommands share: the parser class, the option groups (data, bench,
 progress and device), list-of-integers options, range checks of counts, and the run folder of
-the commands that resume (``demo``, ``train``, ``sweep``)."""
+the commands that resume (``demo``, ``train``, ``sweep``, ``robustness``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 from .. import checks
 
 # The commands that write a run folder and resume it, and the file that marks a run there.
-RUNS = {"demo": "experiment.json", "train": "seed-*/experiment.json", "sweep": "sweep.json"}
+RUNS = {"demo": "experiment.json", "train": "seed-*/experiment.json", "sweep": "sweep.json",
+        "robustness": "points/sweep.json"}
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -49,7 +50,8 @@ class Parser(argparse.ArgumentParser):
 LEAST = {"images": 1, "kernel_size": 1, "kernel_seed": 0, "calibration_images": 1,
          "data_seed": 0, "seed": 0, "seeds": 0, "repeats": 1, "workers": 0, "train_size": 1,
          "image_size": 1, "epochs": 1, "batch_size": 1, "validation_images": 1,
-         "finetune_images": 1, "finetune_epochs": 1, "input_bits": 1, "channel": 0, "fill": 0}
+         "finetune_images": 1, "finetune_epochs": 1, "test_images": 1, "input_bits": 1,
+         "channel": 0, "fill": 0}
 
 
 def check_counts(args: argparse.Namespace) -> None:
@@ -102,7 +104,7 @@ def device(name: str) -> str:
 
 
 def run_folder(args) -> Path:
-    """The run folder of a demo, train or sweep: ``--out``; with ``--resume`` alone the run
+    """The run folder of a command of :data:`RUNS`: ``--out``; with ``--resume`` alone the run
     folder ``runs/<command>-*`` whose run started last; else a new ``runs/<command>-<time>``."""
     if args.out:
         return Path(args.out)
