@@ -722,7 +722,7 @@ def run(settings: Settings, out: Path, command: str, progress=print, *,
         power = (settings.gpu_power if device == "cuda"
                  else settings.cpu_core_power * settings.threads)
         how = (f"measured with torch ({settings.threads} threads)" if device == "cpu"
-               else "measured with torch") + f" where marked ✓, else modelled from FLOPs"
+               else "measured with torch") + " where marked ✓, else modelled from FLOPs"
         rows = compare(settings, device, power, times[device], counts, front_end, student)
         results[device] = {"rows": rows, "crossover": crossover(rows), "measured": True,
                            "how": how}

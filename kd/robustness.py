@@ -86,7 +86,8 @@ class Imperfection:
 
 #: The imperfections a study can move, by name; one line each. The demo bench's values: 8-bit
 #: panels, fringing 0.38 px, read noise 2.3 e⁻, the laser attenuated from 10 mW to the
-#: ≈ 1.4 µW its exposure needs, lens 2 wider than the 1.4 mm Fourier plane.
+#: ≈ 1.4 µW its exposure needs, lens 2 wider than the 1.4 mm Fourier plane, every element
+#: aligned and in focus (Fourier-SLM pixel 9.2 µm, camera pixel 3.45 µm, input pixel 8 µm).
 IMPERFECTIONS = {
     "slm-bits": Imperfection("fourier_slm.bits", (4, 3, 2, 1), "smaller",
                              "phase levels of the Fourier SLM, 2^bits over its stroke"),
@@ -101,6 +102,20 @@ IMPERFECTIONS = {
                                "amplitude levels of the input SLM, 2^bits"),
     "aperture": Imperfection("lens2.diameter", (1.0e-3, 0.7e-3, 0.5e-3, 0.35e-3), "smaller",
                              "clear aperture of lens 2, a low-pass on the Fourier plane"),
+    "slm-shift": Imperfection("fourier_slm.shift_x", (2e-6, 5e-6, 10e-6, 20e-6), "larger",
+                              "lateral offset of the Fourier SLM from the optical axis (x)"),
+    "slm-rotation": Imperfection("fourier_slm.rotation", (2e-3, 5e-3, 10e-3, 20e-3), "larger",
+                                 "in-plane rotation of the Fourier SLM about the axis"),
+    "slm-defocus": Imperfection("fourier_slm.defocus", (1e-4, 2e-4, 5e-4, 1e-3), "larger",
+                                "axial offset of the Fourier SLM from lens 1's focal plane"),
+    "camera-shift": Imperfection("camera.shift_x", (1.7e-6, 3.45e-6, 6.9e-6, 13.8e-6), "larger",
+                                 "lateral offset of the camera's pixel grid (x)"),
+    "camera-rotation": Imperfection("camera.rotation", (5e-3, 1e-2, 2e-2, 5e-2), "larger",
+                                    "in-plane rotation of the camera's pixel grid"),
+    "camera-defocus": Imperfection("camera.defocus", (2e-5, 5e-5, 1e-4, 2e-4), "larger",
+                                   "axial offset of the camera from lens 2's focal plane"),
+    "input-shift": Imperfection("input_slm.shift_x", (2e-6, 4e-6, 8e-6, 16e-6), "larger",
+                                "lateral offset of the input SLM from the optical axis (x)"),
 }
 
 

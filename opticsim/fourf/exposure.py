@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
 
 from .. import checks
 from ..camera import photon_energy
+
+if TYPE_CHECKING:
+    from .system import FourF
 
 
 class Exposure:
