@@ -330,7 +330,8 @@ def _check_bench(experiment: Experiment, train) -> None:
         cascade = build_model(experiment.settings("student"), train.images.shape[1],
                               len(train.classes)).cascade
     shape = train.images.shape[-2:]
-    fourf = experiment.bench.fourf(shape, cascade.kernel_shape, experiment.readout)
+    fourf = experiment.bench.fourf(shape, cascade.kernel_shape, experiment.readout,
+                                   in_channels=cascade.in_channels)
     try:
         fourf.layout(cascade.in_channels, cascade.out_channels, shape, cascade.kernel_shape)
     except ValueError as error:

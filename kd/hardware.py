@@ -68,12 +68,12 @@ class Bench:
         set_(self, "fill", checks.in_range("fill", self.fill, 0.0, 1.0, low_open=True))
 
     def fourf(self, image_shape, kernel_shape, readout: str = "intensity",
-              power: float | None = None) -> FourF:
-        """The 4f for images of ``image_shape`` and kernels of ``kernel_shape``: an ``N``² grid,
-        ``N`` the FFT-friendly size ≥ twice the output tile; the Fourier SLM a window of ``N``²
+              power: float | None = None, in_channels: int = 1) -> FourF:
+        """The 4f for ``in_channels`` images of ``image_shape`` side by side and kernels of
+        ``kernel_shape``: an ``N``² grid (:meth:`grid`); the Fourier SLM a window of ``N``²
         pixels at one sample each (its dead frame is then not resolved: fill factor 1), sampled
         by the FFT (``f1 = p_F·N·dx/λ``); the laser at ``power`` (W, default the preset's)."""
-        n = self.grid(image_shape, kernel_shape)
+        n = self.grid(image_shape, kernel_shape, in_channels)
         laser = presets.laser(self.laser, **({} if power is None else {"power": power}))
         fourier = presets.slm(self.fourier_slm, shape=(n, n), oversample=1, fill_factor=1.0)
         camera = presets.camera(self.camera, shape=(n, n), exposure=self.exposure)
@@ -83,13 +83,16 @@ class Bench:
                      input_slm=SLM((n, n), pitch, mode="amplitude", bits=self.input_bits),
                      fourier_slm=fourier, camera=camera, readout=readout)
 
-    def grid(self, image_shape, kernel_shape) -> int:
+    def grid(self, image_shape, kernel_shape, in_channels: int = 1) -> int:
         """``N``, the side of :meth:`fourf`'s grid and of the Fourier-SLM window (pixels): the
-        FFT-friendly size ≥ twice the output tile ``image + kernel − 1``. Cheap, so a window
-        larger than a panel can be refused before anything is computed on it."""
+        FFT-friendly size ≥ twice the output tile ``t = image + kernel − 1`` and ≥ the width
+        that ``in_channels`` input tiles side by side need with their cross terms,
+        ``t + 2(C − 1)(2t + 1)`` (:func:`opticsim.readout.layout`, time-multiplexed outputs).
+        Cheap, so a window larger than a panel can be refused before anything is computed."""
         tile = max(i + k - 1 for i, k in zip(checks.shape2("image_shape", image_shape),
                                                checks.shape2("kernel_shape", kernel_shape)))
-        return next_fast_len(2 * tile)
+        in_channels = checks.integer("in_channels", in_channels, 1)
+        return next_fast_len(max(2 * tile, tile + 2 * (in_channels - 1) * (2 * tile + 1)))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -131,11 +134,13 @@ def optical_layer(student: SCLCStudent, fourf: FourF, image_shape, hardware: boo
 def expose(bench: Bench, student: SCLCStudent, images, changes=None,
            progress: bool = False) -> FourF:
     """The bench's 4f with the laser attenuated so that the brightest pixel of ``images``
-    ``(B, 1, H, W)`` collects ``bench.fill`` of the full well in ``bench.exposure``
+    ``(B, C, H, W)`` collects ``bench.fill`` of the full well in ``bench.exposure``
     (:func:`exposed`, with the student's quantised displays). ``changes``
     (``{field: value}`` as a sweep point names them, e.g. ``{"fourier_slm.crosstalk": 0.8}``)
     alter the bench's elements first (:func:`opticsim.sweep.apply`); ``progress``: a bar."""
-    fourf = bench.fourf(images.shape[-2:], student.cascade.kernel_shape, student.readout)
+    cascade = student.cascade
+    fourf = bench.fourf(images.shape[-2:], cascade.kernel_shape, student.readout,
+                        in_channels=cascade.in_channels)
     if changes:
         fourf = apply(fourf, changes)
     return exposed(student, fourf, images, bench.fill, progress)
@@ -144,11 +149,12 @@ def expose(bench: Bench, student: SCLCStudent, images, changes=None,
 def exposed(student: SCLCStudent, fourf: FourF, images, fill: float,
             progress: bool = False) -> FourF:
     """``fourf`` with its laser attenuated, as a lab's attenuator does, so that the brightest
-    pixel of ``images`` ``(B, 1, H, W)`` through the student's displays collects ``fill`` of
+    pixel of ``images`` ``(B, C, H, W)`` through the student's displays collects ``fill`` of
     the full well (:meth:`FourF.exposed`). An attenuator cannot amplify: a laser too weak for
     that keeps its power, and the camera collects fewer electrons (a short photon budget)."""
     image_shape, kernel_shape = images.shape[-2:], student.cascade.kernel_shape
-    layout = fourf.layout(1, student.cascade.out_channels, image_shape, kernel_shape)
+    layout = fourf.layout(student.cascade.in_channels, student.cascade.out_channels, image_shape,
+                          kernel_shape)
     attenuated = fourf.exposed(images, gray=student_gray(student, fourf, layout),
                                layout=layout, fill=fill, progress=progress)
     return attenuated if attenuated.laser.power <= fourf.laser.power else fourf
@@ -160,12 +166,12 @@ def engine_frames(student: SCLCStudent, fourf: FourF, images, *, seed: int = 0,
                   batch_size: int = 64, progress: bool = False,
                   desc: str = "engine") -> np.ndarray:
     """Camera frames ``(N, C, th, tw)`` (DN; signed for the differential readout) of ``images``
-    ``(N, 1, H, W)`` through the NumPy engine (:meth:`FourF.run`) showing the exported gray
+    ``(N, C, H, W)`` through the NumPy engine (:meth:`FourF.run`) showing the exported gray
     levels (:func:`student_gray`), with the camera noise of ``seed``; ``progress``: a bar
     named ``desc``."""
     images = np.asarray(images)
-    layout = fourf.layout(1, student.cascade.out_channels, images.shape[-2:],
-                          student.cascade.kernel_shape)
+    layout = fourf.layout(student.cascade.in_channels, student.cascade.out_channels,
+                          images.shape[-2:], student.cascade.kernel_shape)
     gray = student_gray(student, fourf, layout)
     rng = np.random.default_rng(seed)
     frames = []

@@ -266,7 +266,8 @@ def run(student: SCLCStudent, bench: Bench, test, calibration_images, tune, vali
     if not resume:
         check_folder(folder, overwrite)
     test_images, test_labels = (np.asarray(a) for a in test)
-    base = bench.fourf(test_images.shape[-2:], student.cascade.kernel_shape, student.readout)
+    base = bench.fourf(test_images.shape[-2:], student.cascade.kernel_shape, student.readout,
+                       in_channels=student.cascade.in_channels)
     check(base, chosen)
     metric = Robustness(student, bench, (test_images, test_labels),
                         np.asarray(calibration_images), tuple(np.asarray(a) for a in tune),

@@ -304,11 +304,34 @@ def test_the_paper_preset_refuses_what_it_cannot_run_before_training(tmp_path, c
     assert capsys.readouterr().err.splitlines() == [
         "opticsim demo: error: the mnist data set needs root, the folder holding its files "
         "(--data-root on the command line)"]
-    # colour images need three input tiles; the bench's grid is sized for one
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_paper_preset_runs_colour_images_through_the_bench(tmp_path):
+    """CIFAR-10's three colour channels are three input tiles side by side on a grid wide
+    enough for them and their cross terms (Bench.grid), through every stage."""
     write_cifar(tmp_path / "cifar", np.random.default_rng(4))
     assert main(_paper_tiny(tmp_path / "cifar") + ["--dataset", "cifar10", "--out",
-                                                   str(tmp_path / "run")]) == 1
-    (error,) = capsys.readouterr().err.splitlines()
-    assert error.startswith("opticsim demo: error: the hardware bench cannot show the optical "
-                            "student of cifar10's 3-channel 32×32 images")
-    assert not (tmp_path / "run").exists()
+                                                   str(tmp_path / "run")]) == 0
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["data"]["image_shape"] == [3, 32, 32]
+    assert all(key in results for key in KEYS)
+
+
+def test_the_bench_grid_holds_every_input_tile_and_its_cross_terms():
+    """Bench.grid is the smallest FFT-friendly side that readout.layout accepts for C input
+    tiles of a 32² image and a 7² kernel (tile 38): 2·38 for one (the linear convolution's
+    room), 38 + 2(C − 1)(2·38 + 1) for several, one sample fewer of which layout refuses."""
+    from scipy.fft import next_fast_len
+
+    from kd.hardware import Bench
+    from opticsim import readout
+
+    bench = Bench()
+    for channels, width in ((1, 76), (2, 192), (3, 346)):
+        side = bench.grid((32, 32), (7, 7), channels)
+        assert side == next_fast_len(width)
+        readout.layout(channels, 4, (32, 32), (7, 7), (side, side))
+        if channels > 1:
+            with pytest.raises(ValueError, match="cannot hold"):
+                readout.layout(channels, 4, (32, 32), (7, 7), (side, width - 1))

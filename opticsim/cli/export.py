@@ -35,12 +35,14 @@ def _student_displays(path: Path, args) -> tuple[np.ndarray, float, dict]:
     student, settings = restore(path)
     bench = Bench(laser=args.laser, fourier_slm=args.slm)
     cascade, image_shape = student.cascade, (args.image_size, args.image_size)
-    side, panel = bench.grid(image_shape, cascade.kernel_shape), presets.slm(args.slm).shape
+    side = bench.grid(image_shape, cascade.kernel_shape, cascade.in_channels)
+    panel = presets.slm(args.slm).shape
     if side > min(panel):                       # refused before the masks are computed
         raise ValueError(f"--image-size {args.image_size}: the student's masks span {side}×"
                          f"{side} pixels, more than the {panel[0]}×{panel[1]} panel of --slm "
                          f"{args.slm}; use a smaller --image-size")
-    fourf = bench.fourf(image_shape, cascade.kernel_shape, settings.readout)
+    fourf = bench.fourf(image_shape, cascade.kernel_shape, settings.readout,
+                        in_channels=cascade.in_channels)
     layout = fourf.layout(cascade.in_channels, cascade.out_channels, image_shape,
                           cascade.kernel_shape)
     with torch.no_grad():
