@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+import torch
 
 from opticsim import sweep
 from opticsim.environment import environment
@@ -206,9 +207,13 @@ class Robustness:
             def score(model, data):
                 return student_on_hardware(model, *setup, *data, seed=seed)["accuracy"]
 
-            tuned, _ = fine_tune(self.student, *setup, *self.tune,
-                                 teacher_logits=self.teacher_logits, seed=seed, progress=False,
-                                 **dict(self.finetune or {}))
+            # the back end's dropout draws from torch's global generator: seeded from the
+            # point, so a point's result does not depend on the points this process ran before
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                tuned, _ = fine_tune(self.student, *setup, *self.tune,
+                                     teacher_logits=self.teacher_logits, seed=seed,
+                                     progress=False, **dict(self.finetune or {}))
             kept = score(tuned, self.validation) >= score(self.student, self.validation)
             results.append({"naive": score(self.student, self.test),
                             "finetuned": score(tuned, self.test), "kept": float(kept)})
