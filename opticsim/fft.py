@@ -64,6 +64,7 @@ RULE = {
     "AuthenticAMD": ((None, "scipy"),),
     "GenuineIntel": ((None, "scipy"),),
 }
+#: The backend of a CPU :data:`RULE` does not name: pocketfft, deterministic everywhere.
 DEFAULT_BACKEND = "scipy"
 
 
