@@ -184,7 +184,7 @@ class Frames:
                 displays = masks            # ideal: the fused pass checks it is finite
             else:
                 displays = self._displayed(masks, grays)
-            if self.camera is not None and self.camera.rotation:
+            if self._camera_steps:                  # a rotated camera
                 frames = self._camera_view(stack, displays)
             else:
                 frames = self._irradiance(stack, displays)
@@ -199,10 +199,9 @@ class Frames:
 
     def _camera_view(self, stack: np.ndarray, displays: np.ndarray) -> np.ndarray:
         """Irradiance ``(B, D, ny, nx)`` (W/m²) of the output field in the axes of a rotated
-        camera (:meth:`Camera.view_steps`), element by element."""
+        camera (:meth:`Camera.view_steps`, made once with the system), element by element."""
         output = self._propagate(stack, displays)
-        steps = self.camera.view_steps(self.shape, self.output_pitch)
-        return output.replace(alignment.warp(output.data, steps)).intensity
+        return output.replace(alignment.warp(output.data, self._camera_steps)).intensity
 
     def _frames(self, frames, image_ndim: int, lead, layout):
         """``(B, D, ny, nx)`` frames to ``(B, *lead, ny, nx)``, B dropped for one image; with a

@@ -84,6 +84,8 @@ class FourF(Sampling, InputPlane, FourierPlane, Frames, Convolution, Exposure):
         factor = fourier_factor(self)
         object.__setattr__(self, "_fourier_pupil", None if factor is None else factor.astype(dtype))
         object.__setattr__(self, "_output_phase", output_phase(self, dtype))
+        object.__setattr__(self, "_camera_steps", [] if self.camera is None else
+                           self.camera.view_steps(self.shape, self.output_pitch))
         object.__setattr__(self, "_shown", _Shown())
         # A real beam through real amplitudes (no input SLM, or one of real levels, in place)
         # leaves a real field, whose spectrum the fused path takes by the half-size real
